@@ -1,0 +1,5 @@
+"""Command-line interface: thin argparse layers over the Python API.
+
+Each module here exposes ``register(subparsers)``, which adds one command (or one
+command group) whose ``func`` takes the parsed arguments and returns an exit code.
+"""

@@ -1,0 +1,1 @@
+"""Datasets: readers for the published layouts, synthetic generators, caches and pairs."""

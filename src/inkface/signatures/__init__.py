@@ -1,0 +1,1 @@
+"""Signature-specific processing: preprocessing (section 4.1), verifier, gallery."""

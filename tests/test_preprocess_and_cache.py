@@ -97,10 +97,10 @@ def test_cache_bad_image_strict_and_skip(tmp_path: Path) -> None:
     bad.write_bytes(bad.read_bytes()[:40])  # truncated
     ds = read_cedar(root)
     cache = tmp_path / "cache"
-    with pytest.raises(ImageError, match="original_2_2.png"):
+    with pytest.raises(ImageError, match=r"original_2_2\.png"):
         load_preprocessed(ds, (16, 16), cache_dir=cache, workers=1, progress=False)
     assert not cache.exists() or not list(cache.glob("*.npy"))  # nothing half-written
-    with pytest.warns(UserWarning, match="original_2_2.png"):
+    with pytest.warns(UserWarning, match=r"original_2_2\.png"):
         kept = load_preprocessed(
             ds, (16, 16), cache_dir=cache, workers=1, strict=False, progress=False
         )

@@ -89,7 +89,7 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(name: str, root: Path, skip_bad: bool):  # noqa: ANN202 - internal
+def _load(name: str, root: Path, skip_bad: bool):
     from inkface.data.signature_readers import load_signature_dataset
 
     return load_signature_dataset(name, root, strict=not skip_bad)

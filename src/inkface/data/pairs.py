@@ -108,7 +108,9 @@ class PairSet:
     def concat(parts: Sequence[PairSet]) -> PairSet:
         if not parts:
             return _empty()
-        return PairSet(*(np.concatenate(cols) for cols in zip(*(p._arrays() for p in parts))))
+        return PairSet(
+            *(np.concatenate(cols) for cols in zip(*(p._arrays() for p in parts), strict=True))
+        )
 
 
 def _empty() -> PairSet:

@@ -11,7 +11,12 @@ from inkface import __version__
 from inkface.errors import InkfaceError
 
 # Command modules, in the order ``inkface --help`` lists them.
-COMMAND_MODULES = ("inkface.cli.data",)
+COMMAND_MODULES = (
+    "inkface.cli.data",
+    "inkface.cli.train",
+    "inkface.cli.verify",
+    "inkface.cli.info",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

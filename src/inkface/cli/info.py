@@ -1,0 +1,24 @@
+"""``inkface info MODEL``: the paper-style layer table with parameters and MACs."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "info", help="print a model's layer table, parameters, MACs and saved size"
+    )
+    parser.add_argument("model", nargs="?", help="registered model name (omit to list them)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from inkface.models import describe_model, list_models, model_info
+
+    if not args.model:
+        for name in list_models():
+            print(f"{name:24s} {model_info(name).description}")
+        return 0
+    print(describe_model(args.model))
+    return 0

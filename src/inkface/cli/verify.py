@@ -1,0 +1,34 @@
+"""``inkface verify``: is the questioned signature by the reference writer? Prints JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "verify", help="compare a questioned signature with reference signatures (JSON)"
+    )
+    parser.add_argument("--run", type=Path, required=True, help="trained run folder")
+    parser.add_argument(
+        "images",
+        type=Path,
+        nargs="+",
+        metavar="IMAGE",
+        help="one or more reference images, then the questioned image last",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from inkface.errors import InkfaceError
+    from inkface.signatures.verifier import load_verifier
+
+    if len(args.images) < 2:
+        raise InkfaceError("give at least one reference image and the questioned image")
+    verifier = load_verifier(args.run)
+    result = verifier.verify(args.images[:-1], args.images[-1])
+    print(json.dumps(result.as_dict(), indent=2))
+    return 0

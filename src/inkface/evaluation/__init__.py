@@ -1,0 +1,32 @@
+"""Evaluation: verification metrics and thresholds, writer-bootstrap intervals,
+figures and the self-contained HTML report."""
+
+from __future__ import annotations
+
+from inkface.evaluation.bootstrap import DEFAULT_CI_METRICS, bootstrap_ci, evaluate
+from inkface.evaluation.report import write_report
+from inkface.evaluation.verification import (
+    PairScores,
+    ThresholdChoice,
+    accuracy_curve,
+    auroc,
+    best_threshold,
+    equal_error_rate,
+    roc_curve,
+    verification_metrics,
+)
+
+__all__ = [
+    "DEFAULT_CI_METRICS",
+    "PairScores",
+    "ThresholdChoice",
+    "accuracy_curve",
+    "auroc",
+    "best_threshold",
+    "bootstrap_ci",
+    "equal_error_rate",
+    "evaluate",
+    "roc_curve",
+    "verification_metrics",
+    "write_report",
+]

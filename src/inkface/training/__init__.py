@@ -1,0 +1,1 @@
+"""Training: losses, pair batching, Lightning modules and recipe-driven runs."""

@@ -1,0 +1,181 @@
+"""Contrastive loss, deduplicated pair batches and an end-to-end training run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from layouts import write_cedar
+
+from inkface.data.bank import ImageBank
+from inkface.data.pairs import WriterImages, make_pairs
+from inkface.errors import InkfaceError
+from inkface.training.losses import contrastive_loss, pair_distances
+from inkface.training.pair_batches import PairBatchDataset, WriterGroupedBatchSampler
+from inkface.training.recipes import builtin_recipes, load_recipe
+from inkface.training.siamese import SiameseModule
+
+
+def test_contrastive_loss_pulls_genuine_and_pushes_forgeries() -> None:
+    d = torch.tensor([0.0, 0.5, 0.2, 1.5])
+    y = torch.tensor([1.0, 1.0, 0.0, 0.0])
+    # genuine: d^2; forgery: max(0, 1 - d)^2
+    expected = (0.0 + 0.25 + 0.64 + 0.0) / 4
+    assert contrastive_loss(d, y, margin=1.0).item() == pytest.approx(expected)
+    assert contrastive_loss(torch.tensor([0.1]), torch.tensor([1.0])) < contrastive_loss(
+        torch.tensor([0.1]), torch.tensor([0.0])
+    )
+
+
+def test_pair_distance_gradient_is_finite_at_zero() -> None:
+    a = torch.ones(2, 4, requires_grad=True)
+    pair_distances(a, a.detach().clone()).sum().backward()
+    assert torch.isfinite(a.grad).all()
+
+
+def _toy_bank(writers: int = 4, per_kind: int = 5, size=(40, 48)) -> tuple[ImageBank, list]:
+    rng = np.random.default_rng(0)
+    n = writers * per_kind * 2
+    images = rng.integers(0, 256, size=(n, *size), dtype=np.uint8)
+    groups = [
+        WriterImages(
+            w,
+            np.arange(w * 2 * per_kind, w * 2 * per_kind + per_kind),
+            np.arange(w * 2 * per_kind + per_kind, (w + 1) * 2 * per_kind),
+        )
+        for w in range(writers)
+    ]
+    return ImageBank([images]), groups
+
+
+@pytest.mark.parametrize("model", ["deepsign", "signet", "mobilenetv2_signature"])
+def test_dedup_batches_give_the_naive_loss(model: str) -> None:
+    size = {"deepsign": (64, 80), "signet": (155, 220), "mobilenetv2_signature": (64, 64)}[model]
+    bank, groups = _toy_bank(writers=2, per_kind=4, size=size)
+    pairs = make_pairs(groups, random_per_writer=3, seed=0)
+    torch.manual_seed(0)
+    module = SiameseModule(model).eval()
+    batch_ids = list(range(len(pairs)))
+    fast = PairBatchDataset(bank, pairs, dedup=True)[batch_ids]
+    slow = PairBatchDataset(bank, pairs, dedup=False)[batch_ids]
+    assert fast["images"].shape[0] == 16 < slow["images"].shape[0] == 2 * len(pairs)
+    with torch.no_grad():
+        loss_fast = contrastive_loss(module.batch_distances(fast), fast["labels"])
+        # Naive two-tower computation, pair by pair.
+        left = module.embed(torch.from_numpy(bank.take(pairs.left)).unsqueeze(1))
+        right = module.embed(torch.from_numpy(bank.take(pairs.right)).unsqueeze(1))
+        loss_naive = contrastive_loss(pair_distances(left, right), slow["labels"])
+    assert loss_fast.item() == pytest.approx(loss_naive.item(), rel=1e-5, abs=1e-6)
+
+
+def test_sampler_covers_every_pair_once_and_groups_writers() -> None:
+    _, groups = _toy_bank(writers=5, per_kind=6)
+    pairs = make_pairs(groups, random_per_writer=None)
+    sampler = WriterGroupedBatchSampler(pairs, batch_pairs=16, seed=1)
+    sampler.set_epoch(0)
+    epoch0 = list(sampler)
+    flat = [i for b in epoch0 for i in b]
+    assert sorted(flat) == list(range(len(pairs)))
+    assert len(epoch0) == len(sampler)
+    # Pairs of one writer stay contiguous: a batch touches at most two writers.
+    assert max(len(set(pairs.writers[b].tolist())) for b in epoch0) <= 2
+    sampler.set_epoch(1)
+    assert list(sampler) != epoch0
+    sampler.set_epoch(0)
+    assert list(sampler) == epoch0
+
+
+def test_every_builtin_recipe_loads() -> None:
+    names = builtin_recipes()
+    assert {"deepsign-combined", "signet-combined", "mobilenetv2-combined"} <= set(names)
+    assert {"deepsign-cedar-to-bhsig260", "deepsign-demo"} <= set(names)
+    for name in names:
+        recipe = load_recipe(name)
+        assert recipe.model.name in {"deepsign", "signet", "mobilenetv2_signature"}
+    ds = load_recipe("deepsign-combined")
+    assert ds.optimizer.name == "adam" and ds.optimizer.lr == 3e-5
+    assert ds.training.batch_pairs == 32
+    mob = load_recipe("mobilenetv2-combined")
+    assert mob.optimizer.lr == 1e-3 and mob.training.max_epochs == 5
+    assert load_recipe("signet-combined").optimizer.name == "rmsprop"
+
+
+def test_recipe_errors_name_file_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "r.yaml"
+    bad.write_text(
+        "name: x\nmodel: {name: deepsign}\ndata: {train: [{name: cedar}]}\n"
+        "optimizer: {name: adam, lr: 0.1, momentun: 0.9}\n"
+    )
+    with pytest.raises(InkfaceError, match=r"r\.yaml: field optimizer\.momentun"):
+        load_recipe(bad)
+    with pytest.raises(InkfaceError, match="unknown recipe 'nope'"):
+        load_recipe("nope")
+    with pytest.raises(InkfaceError, match="does not use"):
+        load_recipe("deepsign-cedar").with_roots({"hindi": "/x"})
+
+
+def tiny_recipe(tmp_path: Path, epochs: int = 2):
+    root = write_cedar(tmp_path / "cedar", writers=10, genuine=4, forged=3)
+    recipe = load_recipe("deepsign-demo").with_roots({"cedar": root})
+    return recipe.model_copy(
+        update={
+            "data": recipe.data.model_copy(update={"input_size": "48x64"}),
+            "training": recipe.training.model_copy(
+                update={"max_epochs": epochs, "batch_pairs": 16, "accelerator": "cpu"}
+            ),
+            "evaluation": recipe.evaluation.model_copy(update={"bootstrap": 20}),
+        }
+    )
+
+
+@pytest.mark.slow
+def test_train_evaluate_verify_end_to_end(tmp_path: Path) -> None:
+    from inkface.signatures.verifier import load_verifier
+    from inkface.training.verification_run import train_verifier
+
+    recipe = tiny_recipe(tmp_path)
+    run = train_verifier(recipe, tmp_path / "run", cache_dir=tmp_path / "cache", progress=False)
+    for name in (
+        "model.pt",
+        "meta.json",
+        "metrics.json",
+        "report.html",
+        "recipe.yaml",
+        "history.json",
+        "figures/roc.png",
+        "figures/det.png",
+        "figures/pair_grid.png",
+        "figures/accuracy_vs_threshold.png",
+        "figures/training_curves.png",
+    ):
+        assert (run / name).is_file(), name
+    metrics = json.loads((run / "metrics.json").read_text())
+    test = metrics["test_sets"]["test/cedar"]
+    assert set(test["paper"]) == {"accuracy", "precision", "recall", "auroc"}
+    assert test["test"]["far_random"] is not None and test["test"]["far_skilled"] is not None
+    assert metrics["pairs"]["train"]["writers"] == 6
+    history = json.loads((run / "history.json").read_text())["epochs"]
+    assert len(history) == 2 and "val_accuracy" in history[-1] and "train_loss" in history[-1]
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["architecture"] == "deepsign" and meta["input_size"] == [48, 64]
+    assert meta["threshold"] == pytest.approx(metrics["threshold"])
+    html = (run / "report.html").read_text()
+    assert "data:image/png;base64," in html and "http" not in html.split("<body>")[1][:2000]
+
+    verifier = load_verifier(run)
+    refs = list((tmp_path / "cedar" / "full_org").glob("original_1_*.png"))[:2]
+    result = verifier.verify(refs, tmp_path / "cedar" / "full_forg" / "forgeries_1_1.png")
+    assert len(result.distances) == 2 and 0 < result.similarity <= 1
+    assert result.decision in {"genuine", "forged"}
+    assert (result.distance <= result.threshold) == result.is_genuine
+
+    # Resuming a finished run trains no further epochs and keeps the history whole.
+    bigger = recipe.model_copy(
+        update={"training": recipe.training.model_copy(update={"max_epochs": 3})}
+    )
+    train_verifier(bigger, run, cache_dir=tmp_path / "cache", progress=False)
+    history = json.loads((run / "history.json").read_text())["epochs"]
+    assert [row["epoch"] for row in history] == [0.0, 1.0, 2.0]

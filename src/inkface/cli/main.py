@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import warnings
 from collections.abc import Sequence
 from importlib import import_module
 
@@ -16,6 +18,8 @@ COMMAND_MODULES = (
     "inkface.cli.train",
     "inkface.cli.verify",
     "inkface.cli.info",
+    "inkface.cli.reproduce",
+    "inkface.cli.demo",
 )
 
 
@@ -36,6 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; user errors print ``error: ...`` on one line and return 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    _quiet_third_party_chatter()
     try:
         return int(args.func(args) or 0)
     except InkfaceError as exc:
@@ -44,3 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _quiet_third_party_chatter() -> None:
+    """Keep Lightning's start-up tips and a known upstream deprecation out of the output."""
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty")

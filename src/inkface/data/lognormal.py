@@ -244,6 +244,11 @@ def _set_chords(strokes: np.ndarray, mid: np.ndarray, vec: np.ndarray) -> np.nda
     return s
 
 
+def _reach(strokes: np.ndarray) -> np.ndarray:
+    """Typical placement error scale (n, 1), mm: small strokes are placed more exactly."""
+    return np.sqrt(strokes[:, D] * float(np.median(strokes[:, D])))[:, None]
+
+
 def _move_targets(plan: Plan, offsets: np.ndarray) -> np.ndarray:
     """Shift every stroke's virtual target point by ``offsets`` (n, 2), mm.
 
@@ -262,8 +267,7 @@ def _move_targets(plan: Plan, offsets: np.ndarray) -> np.ndarray:
 def _jitter(plan: Plan, rng: np.random.Generator, scale: float) -> Plan:
     """Intra-writer variability: targets moved by ~5% of a stroke, a few % on timing."""
     n = len(plan.strokes)
-    unit = float(np.median(plan.strokes[:, D]))
-    s = _move_targets(plan, rng.normal(0, 0.06 * scale * unit, (n, 2)))
+    s = _move_targets(plan, rng.normal(0, 0.06 * scale, (n, 2)) * _reach(plan.strokes))
     s[:, D] *= np.exp(rng.normal(0, 0.02 * scale, n))
     s[:, MU] += rng.normal(0, 0.04 * scale, n)
     s[:, SIGMA] *= np.exp(rng.normal(0, 0.04 * scale, n))
@@ -287,10 +291,9 @@ def make_imitator(template: Plan, rng: np.random.Generator) -> Imitator:
     kx = 1.0 + sign[0] * rng.uniform(0.08, 0.18)
     ky = 1.0 + sign[1] * rng.uniform(0.06, 0.14)
     shear = sign[2] * rng.uniform(0.08, 0.18)
-    unit = float(np.median(template.strokes[:, D]))
     return Imitator(
         linear=np.array([[kx, shear], [0.0, ky]]),
-        offsets=rng.normal(0, 0.16 * unit, (n, 2)),
+        offsets=rng.normal(0, 0.16, (n, 2)) * _reach(template.strokes),
         slow=rng.uniform(1.25, 1.7),
         longer=rng.uniform(1.1, 1.35),
         tremor_mm=rng.uniform(0.04, 0.10),

@@ -36,7 +36,7 @@ from inkface.evaluation.verification import (
     accuracy_curve,
     verification_metrics,
 )
-from inkface.utils.atomic import write_json
+from inkface.utils.atomic import atomic_path, write_json
 
 if TYPE_CHECKING:
     from inkface.training.verification_run import PreparedData
@@ -115,6 +115,7 @@ def evaluate_verifier(
     for counts in metrics["pairs"].values():
         counts.pop("writer_ids", None)
     write_json(run_dir / "metrics.json", metrics)
+    save_scores(run_dir / "scores.npz", scores)
 
     figures = _figures(figures_dir, scores, val_paper, threshold, primary, history)
     grid_path = figures_dir / "pair_grid.png"
@@ -130,6 +131,26 @@ def evaluate_verifier(
     }
     write_report(run_dir, title, summary, figures, tables)
     return metrics
+
+
+def save_scores(path: Path, scores: Mapping[str, PairScores]) -> None:
+    """Every evaluation set's pair distances and truth, for later plots and analysis."""
+    arrays = {}
+    for key, sc in scores.items():
+        for field in ("distances", "labels", "kinds", "writers"):
+            arrays[f"{key}:{field}"] = getattr(sc, field)
+    with atomic_path(path, suffix=".npz") as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+
+
+def load_scores(path: str | Path) -> dict[str, PairScores]:
+    """Read what :func:`save_scores` wrote (plain arrays; no pickles allowed)."""
+    with np.load(path, allow_pickle=False) as data:
+        keys = sorted({name.rsplit(":", 1)[0] for name in data.files})
+        return {
+            k: PairScores(*(data[f"{k}:{f}"] for f in ("distances", "labels", "kinds", "writers")))
+            for k in keys
+        }
 
 
 def _without_random(scores: PairScores) -> PairScores:

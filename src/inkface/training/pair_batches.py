@@ -5,9 +5,13 @@ its distinct images are embedded once and each pair's distance is read from the
 embedding table. The loss is identical (tests check it) and, because pairs of one
 writer share images, much cheaper: a CEDAR writer has 852 pairs but only 48 images.
 
-:class:`WriterGroupedBatchSampler` orders each epoch writer by writer (writers and
-pairs shuffled with ``seed + epoch``) and cuts it into batches of ``batch_pairs``
-pairs, so that every pair of the split is seen once per epoch, as in the paper.
+:class:`WriterGroupedBatchSampler` orders each epoch writer by writer and cuts it into
+batches of ``batch_pairs`` pairs, so that every pair of the split is seen once per
+epoch, as in the paper. Within a writer, the images are dealt at random into groups of
+about ``sqrt(batch_pairs)`` and the pairs are ordered block by block (all pairs between
+group *a* and group *b*, then the next block): a batch of 32 pairs then touches about
+12 distinct images instead of about 40, so even the paper's small batches gain. Every
+shuffle is seeded with ``(seed, epoch)``.
 """
 
 from __future__ import annotations
@@ -51,10 +55,22 @@ class WriterGroupedBatchSampler(Sampler[list[int]]):
         groups = self._groups
         if self.shuffle:
             groups = [groups[i] for i in rng.permutation(len(groups))]
-            groups = [rng.permutation(g) for g in groups]
+            groups = [self._block_order(g, rng) for g in groups]
         order = np.concatenate(groups) if groups else np.zeros(0, dtype=np.int64)
         for start in range(0, len(order), self.batch_pairs):
             yield order[start : start + self.batch_pairs].tolist()
+
+    def _block_order(self, pair_ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One writer's pairs, shuffled block by block so that batches share images."""
+        left, right = self.pairs.left[pair_ids], self.pairs.right[pair_ids]
+        images, inverse = np.unique(np.concatenate([left, right]), return_inverse=True)
+        group_size = max(1, int(np.ceil(np.sqrt(self.batch_pairs))))
+        group_of = rng.permutation(len(images)) // group_size
+        g_left, g_right = group_of[inverse[: len(left)]], group_of[inverse[len(left) :]]
+        n_groups = int(group_of.max()) + 1
+        block = np.minimum(g_left, g_right) * n_groups + np.maximum(g_left, g_right)
+        block_rank = rng.permutation(n_groups * n_groups)[block]
+        return pair_ids[np.lexsort((rng.random(len(pair_ids)), block_rank))]
 
 
 class PairBatchDataset(Dataset):

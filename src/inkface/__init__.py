@@ -24,7 +24,12 @@ _LAZY = {
     "load_preprocessed": "inkface.data.cache",
     "split_writers": "inkface.data.pairs",
     "make_pairs": "inkface.data.pairs",
-    "build_experiment_pairs": "inkface.data.pairs",
+    "plan_pairs": "inkface.data.experiments",
+    "load_recipe": "inkface.training.recipes",
+    "train_verifier": "inkface.training.verification_run",
+    "load_verifier": "inkface.signatures.verifier",
+    "load_embedder": "inkface.signatures.embedder",
+    "open_gallery": "inkface.signatures.gallery",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -29,6 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     synth.set_defaults(func=_synth)
 
+    from inkface.cli.faces_data import register_data_commands
+
+    register_data_commands(commands)
+
     info = commands.add_parser("info", help="list a dataset's writers and image counts as JSON")
     _dataset_args(info)
     info.set_defaults(func=_info)

@@ -18,6 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from inkface.cli.main import quiet_lightning
+
+    quiet_lightning()
     from inkface.demo import run_demo
 
     run_demo(args.out, writers=args.writers, seed=args.seed, progress=not args.quiet)

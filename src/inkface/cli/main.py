@@ -18,6 +18,9 @@ COMMAND_MODULES = (
     "inkface.cli.train",
     "inkface.cli.verify",
     "inkface.cli.info",
+    "inkface.cli.train_id",
+    "inkface.cli.gallery",
+    "inkface.cli.models_fetch",
     "inkface.cli.reproduce",
     "inkface.cli.demo",
 )
@@ -40,7 +43,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; user errors print ``error: ...`` on one line and return 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    _quiet_third_party_chatter()
     try:
         return int(args.func(args) or 0)
     except InkfaceError as exc:
@@ -51,8 +53,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _quiet_third_party_chatter() -> None:
-    """Keep Lightning's start-up tips and a known upstream deprecation out of the output."""
+def quiet_lightning() -> None:
+    """Keep Lightning's start-up tips and a known upstream deprecation out of the output.
+
+    Called by the training commands after Lightning is imported (its import resets the
+    level of its own logger).
+    """
+    import lightning  # noqa: F401  (import first: it configures its logger on import)
+
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=r".*LeafSpec.*", category=DeprecationWarning)
+    logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty")

@@ -9,12 +9,13 @@ from inkface.cli.train import parse_roots
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from inkface.signatures.identification_reproduce import IDENTIFICATION_EXPERIMENTS
     from inkface.signatures.reproduce import EXPERIMENTS
 
     parser = subparsers.add_parser(
-        "reproduce", help="rerun a paper's table (deepsign-table6, deepsign-table7)"
+        "reproduce", help="rerun a paper's experiment and print it next to the paper's numbers"
     )
-    parser.add_argument("experiment", choices=sorted(EXPERIMENTS))
+    parser.add_argument("experiment", choices=[*sorted(EXPERIMENTS), *IDENTIFICATION_EXPERIMENTS])
     parser.add_argument(
         "--root",
         action="append",
@@ -24,15 +25,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", type=Path, default=None, help="output folder")
     parser.add_argument("--max-epochs", type=int, default=None)
+    parser.add_argument("--accelerator", default="auto", help="cpu, gpu or auto")
     parser.add_argument("--cache-dir", type=Path, default=None)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from inkface.cli.main import quiet_lightning
+
+    quiet_lightning()
+    from inkface.signatures.identification_reproduce import IDENTIFICATION_EXPERIMENTS
     from inkface.signatures.reproduce import reproduce
 
     roots = parse_roots(args.root)
+    if args.experiment in IDENTIFICATION_EXPERIMENTS:
+        return _identification(args, roots)
     if not roots:
         print("no dataset roots given: running on small generated data (synthetic dry run)")
     result = reproduce(
@@ -42,6 +50,29 @@ def run(args: argparse.Namespace) -> int:
         max_epochs=args.max_epochs,
         cache_dir=args.cache_dir,
         progress=not args.quiet,
+    )
+    print(result.table)
+    print(f"\nreport: {result.out_dir / 'report.html'}")
+    return 0
+
+
+def _identification(args: argparse.Namespace, roots: dict[str, str]) -> int:
+    from inkface.errors import InkfaceError
+    from inkface.signatures.identification_reproduce import reproduce_identification
+
+    unknown = set(roots) - {"folder"}
+    if unknown:
+        raise InkfaceError(f"{args.experiment} reads a folder-per-writer set: --root folder=DIR")
+    if not roots:
+        print("no dataset root given: running on generated signatures (8 writers x 88)")
+    result = reproduce_identification(
+        args.experiment,
+        args.out or Path("runs") / args.experiment,
+        root=roots.get("folder"),
+        epochs=args.max_epochs,
+        cache_dir=args.cache_dir,
+        progress=not args.quiet,
+        accelerator=args.accelerator,
     )
     print(result.table)
     print(f"\nreport: {result.out_dir / 'report.html'}")

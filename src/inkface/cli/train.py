@@ -42,6 +42,9 @@ def parse_roots(items: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from inkface.cli.main import quiet_lightning
+
+    quiet_lightning()
     from inkface.training.recipes import load_recipe
     from inkface.training.verification_run import train_verifier
 

@@ -29,14 +29,9 @@ from inkface.data.signature_readers import SignatureDataset, WriterRecord
 from inkface.errors import ImageError
 from inkface.signatures.preprocess import preprocess_signature, resolve_size
 from inkface.utils.atomic import atomic_path, write_json
+from inkface.utils.paths import default_cache_dir
 
 CACHE_FORMAT = 1
-CACHE_ENV = "INKFACE_CACHE_DIR"
-
-
-def default_cache_dir() -> Path:
-    """``$INKFACE_CACHE_DIR`` when set, else ``~/.cache/inkface``."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "inkface")
 
 
 @dataclass(frozen=True)

@@ -293,11 +293,11 @@ def make_imitator(template: Plan, rng: np.random.Generator) -> Imitator:
     shear = sign[2] * rng.uniform(0.08, 0.18)
     return Imitator(
         linear=np.array([[kx, shear], [0.0, ky]]),
-        offsets=rng.normal(0, 0.16, (n, 2)) * _reach(template.strokes),
+        offsets=rng.normal(0, 0.2, (n, 2)) * _reach(template.strokes),
         slow=rng.uniform(1.25, 1.7),
         longer=rng.uniform(1.1, 1.35),
-        tremor_mm=rng.uniform(0.04, 0.10),
-        lifts=rng.uniform(0.3, 1.5),
+        tremor_mm=rng.uniform(0.15, 0.3),
+        lifts=rng.uniform(1.0, 3.0),
     )
 
 

@@ -127,7 +127,7 @@ def _write_writer(job: _WriterJob) -> int:
     f_rng = _rng(job.seed, job.writer, _FORGER, 0)
     imitator = kin.make_imitator(template, f_rng)
     forger_habit = {**_writer_ink(f_rng), "px_per_mm": habit["px_per_mm"]}
-    forger_pressure = float(f_rng.choice([0.75, 1.3]) * f_rng.uniform(0.95, 1.05))
+    forger_pressure = float(f_rng.choice([0.65, 1.45]) * f_rng.uniform(0.95, 1.05))
     count = 0
     for forged, n in ((False, job.genuine), (True, job.forgeries)):
         for i in range(1, n + 1):

@@ -29,6 +29,12 @@ class ModelSpec:
     ``kind`` says whether it returns an embedding (Siamese tower) or class logits.
     ``paper_params`` / ``paper_storage_mb`` are the figures the paper prints (DeepSign
     Table 4), shown next to ours by ``inkface info``; ``None`` where a paper gives none.
+
+    Classifier fields: ``normalization`` names the pixel scaling the model expects
+    (``"unit"``: [0, 1]; ``"minus_one_to_one"``: [-1, 1]; ``"imagenet"``: [0, 1] then the
+    ImageNet mean/std; ``"dataset_mean"``: the training set's mean subtracted);
+    ``num_classes`` / ``class_names`` are the builder's defaults; ``paper_comparison``, given
+    the built model, returns the text setting the paper's figures beside ours.
     """
 
     name: str
@@ -40,6 +46,10 @@ class ModelSpec:
     kind: ModelKind = "embedding"
     paper_params: int | None = None
     paper_storage_mb: float | None = None
+    normalization: str = "unit"
+    num_classes: int | None = None
+    class_names: tuple[str, ...] = ()
+    paper_comparison: Callable[[nn.Module], str] | None = None
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -55,6 +65,10 @@ def register_model(
     kind: ModelKind = "embedding",
     paper_params: int | None = None,
     paper_storage_mb: float | None = None,
+    normalization: str = "unit",
+    num_classes: int | None = None,
+    class_names: tuple[str, ...] = (),
+    paper_comparison: Callable[[nn.Module], str] | None = None,
 ) -> Callable[[Builder], Builder]:
     """Decorator registering a builder under ``name``; a second use of a name is refused."""
 
@@ -71,6 +85,10 @@ def register_model(
             kind=kind,
             paper_params=paper_params,
             paper_storage_mb=paper_storage_mb,
+            normalization=normalization,
+            num_classes=num_classes,
+            class_names=tuple(class_names),
+            paper_comparison=paper_comparison,
         )
         return builder
 

@@ -18,14 +18,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from inkface.data.images import read_grey
 from inkface.errors import InkfaceError
-from inkface.runs import RunMeta, load_run_model
-from inkface.signatures.preprocess import preprocess_signature
-
-ImageInput = str | Path | np.ndarray
+from inkface.signatures.embedder import Embedder, ImageInput, load_embedder
 
 
 @dataclass(frozen=True)
@@ -48,36 +43,18 @@ class VerificationResult:
         return asdict(self)
 
 
-def similarity_from_distance(distance: float, threshold: float) -> float:
-    """``2 ** (-distance / threshold)``: 0.5 at the threshold, in (0, 1]."""
-    return float(2.0 ** (-max(distance, 0.0) / threshold))
-
-
 class Verifier:
-    """A trained embedding tower plus its preprocessing and threshold."""
+    """A trained embedder plus its decision threshold (fixed on validation data)."""
 
-    def __init__(self, model: torch.nn.Module, meta: RunMeta) -> None:
-        if meta.threshold is None or meta.threshold <= 0:
+    def __init__(self, embedder: Embedder) -> None:
+        threshold = embedder.meta.threshold
+        if threshold is None or threshold <= 0:
             raise InkfaceError("the run has no positive decision threshold in meta.json")
-        self.model = model.eval()
-        self.meta = meta
+        self.embedder = embedder
 
     @property
     def threshold(self) -> float:
-        return float(self.meta.threshold)  # type: ignore[arg-type]
-
-    def preprocess(self, image: ImageInput) -> np.ndarray:
-        """uint8 (H, W), ink = 255, exactly as the training images were cached."""
-        grey = read_grey(image) if not isinstance(image, np.ndarray) else image
-        style = self.meta.preprocessing.get("style", "cedar")
-        return preprocess_signature(grey, self.meta.input_size, style)
-
-    @torch.no_grad()
-    def embed(self, images: Sequence[ImageInput]) -> np.ndarray:
-        """(N, D) embeddings of images given as paths or grey uint8 arrays."""
-        batch = np.stack([self.preprocess(im) for im in images])
-        tensor = torch.from_numpy(batch).unsqueeze(1).float().div_(255.0)
-        return self.model(tensor).numpy()
+        return float(self.embedder.meta.threshold)  # type: ignore[arg-type]
 
     def verify(
         self, references: Sequence[ImageInput], questioned: ImageInput
@@ -87,7 +64,7 @@ class Verifier:
             references = [references]
         if not references:
             raise InkfaceError("verify needs at least one reference signature")
-        embeddings = self.embed([*references, questioned])
+        embeddings = self.embedder.embed([*references, questioned])
         distances = np.linalg.norm(embeddings[:-1] - embeddings[-1], axis=1)
         combined = float(distances.mean())
         return VerificationResult(
@@ -95,7 +72,7 @@ class Verifier:
             references=[_name(r) for r in references],
             distances=[float(d) for d in distances],
             distance=combined,
-            similarity=similarity_from_distance(combined, self.threshold),
+            similarity=float(self.embedder.similarity(combined)),
             threshold=self.threshold,
             decision="genuine" if combined <= self.threshold else "forged",
         )
@@ -107,7 +84,7 @@ def _name(image: ImageInput) -> str:
 
 def load_verifier(run_dir: str | Path) -> Verifier:
     """The verifier saved in a run folder (weights loaded without unpickling code)."""
-    model, meta = load_run_model(run_dir)
-    if meta.task != "signature-verification":
-        raise InkfaceError(f"{run_dir}: run is a {meta.task} model, not a signature verifier")
-    return Verifier(model, meta)
+    embedder = load_embedder(run_dir)
+    if embedder.meta.task != "signature-verification":
+        raise InkfaceError(f"{run_dir}: run is a {embedder.meta.task} model, not a verifier")
+    return Verifier(embedder)

@@ -1,0 +1,47 @@
+"""``inkface models fetch NAME`` / ``inkface models list``: pinned detector weights."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("models", help="download and list pinned third-party weights")
+    commands = parser.add_subparsers(dest="models_command", metavar="SUBCOMMAND", required=True)
+    fetch = commands.add_parser("fetch", help="download a model's pinned files (SHA-256 checked)")
+    fetch.add_argument("name", help="yunet, ssd or blazeface")
+    fetch.add_argument("--dest", type=Path, default=None, help="folder (default: the cache)")
+    fetch.add_argument("--timeout", type=float, default=30.0, help="seconds per connection")
+    fetch.set_defaults(func=_fetch)
+    listing = commands.add_parser("list", help="known models and whether they are cached")
+    listing.set_defaults(func=_list)
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from inkface.data.download import fetch_model
+
+    for path in fetch_model(args.name, dest_dir=args.dest, timeout=args.timeout):
+        print(path)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from inkface.data.download import KNOWN_MODELS, cache_dir, model_status
+
+    report = {"cache": str(cache_dir()), "models": {}}
+    for name in KNOWN_MODELS:
+        report["models"][name] = [
+            {
+                "file": remote.filename,
+                "url": remote.url,
+                "sha256": remote.sha256,
+                "size": remote.size,
+                "license": remote.license,
+                "cached": str(path) if path else None,
+            }
+            for remote, path in model_status(name)
+        ]
+    print(json.dumps(report, indent=2))
+    return 0

@@ -1,0 +1,121 @@
+"""A trained signature embedder: preprocessing + tower + distance-to-similarity.
+
+Shared by the verifier (``inkface verify``) and the identification gallery. Two kinds
+of run produce embedders:
+
+* contrastive runs (SigNet / MobileNetV2 / DeepSign, ``task: signature-verification``):
+  similarity ``2 ** (-d / threshold)``, 0.5 exactly at the validation threshold;
+* the identification paper's Siamese network (``task: signature-identification-siamese``):
+  similarity from its learned sigmoid head, decision threshold fixed on validation.
+
+Either way the decision threshold is a similarity of ``threshold_similarity`` and the
+``identity`` (architecture, weights hash, input size, preprocessing) tells galleries
+which model built them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from inkface.data.images import read_grey
+from inkface.errors import InkfaceError
+from inkface.runs import WEIGHTS_FILE, RunMeta, load_run_model, read_meta
+from inkface.signatures.preprocess import preprocess_signature
+
+ImageInput = str | Path | np.ndarray
+EMBEDDING_TASKS = ("signature-verification", "signature-identification-siamese")
+
+
+def similarity_from_distance(distance: np.ndarray | float, threshold: float) -> np.ndarray:
+    """``2 ** (-d / threshold)``: 1 at d = 0, 0.5 at the threshold, towards 0 beyond."""
+    return np.power(2.0, -np.maximum(np.asarray(distance, dtype=np.float64), 0.0) / threshold)
+
+
+class Embedder:
+    """Embeds signature images exactly as the model's training images were prepared."""
+
+    def __init__(self, model: torch.nn.Module, meta: RunMeta, weights_sha256: str) -> None:
+        self.model = model.eval()
+        self.meta = meta
+        self.weights_sha256 = weights_sha256
+        self._head = _similarity_head(meta)
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """What must match for two sets of embeddings to be comparable."""
+        return {
+            "architecture": self.meta.architecture,
+            "model_kwargs": self.meta.model_kwargs,
+            "weights_sha256": self.weights_sha256,
+            "input_size": list(self.meta.input_size),
+            "preprocessing_style": self.meta.preprocessing.get("style", "cedar"),
+        }
+
+    @property
+    def threshold_similarity(self) -> float:
+        """Similarity at or above which two signatures are taken as the same writer."""
+        if self.meta.task == "signature-verification":
+            return 0.5
+        value = (self.meta.extra or {}).get("similarity_threshold")
+        if value is None:
+            raise InkfaceError("the run's meta.json has no similarity_threshold")
+        return float(value)
+
+    def preprocess(self, image: ImageInput) -> np.ndarray:
+        grey = image if isinstance(image, np.ndarray) else read_grey(image)
+        style = self.meta.preprocessing.get("style", "cedar")
+        return preprocess_signature(grey, self.meta.input_size, style)
+
+    @torch.no_grad()
+    def embed(self, images: Sequence[ImageInput], batch_size: int = 64) -> np.ndarray:
+        """(N, D) float32 embeddings of paths or grey uint8 arrays."""
+        out = []
+        for start in range(0, len(images), batch_size):
+            batch = np.stack([self.preprocess(im) for im in images[start : start + batch_size]])
+            tensor = torch.from_numpy(batch).unsqueeze(1).float().div_(255.0)
+            out.append(self.model(tensor).numpy().astype(np.float32))
+        return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+    def similarity(self, distances: np.ndarray | float) -> np.ndarray:
+        """Map embedding distances to similarities in [0, 1] (decreasing)."""
+        if self._head is not None:
+            offset, scale = self._head
+            d = np.asarray(distances, dtype=np.float64)
+            return 1.0 / (1.0 + np.exp(-(offset - scale * d)))
+        return similarity_from_distance(distances, float(self.meta.threshold or 1.0))
+
+
+def _similarity_head(meta: RunMeta) -> tuple[float, float] | None:
+    if meta.task != "signature-identification-siamese":
+        return None
+    head = (meta.extra or {}).get("similarity_head")
+    if not head:
+        raise InkfaceError("the Siamese run's meta.json has no similarity_head")
+    return float(head["offset"]), float(head["scale"])
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_embedder(run_dir: str | Path) -> Embedder:
+    """The embedder of a verification or Siamese-identification run folder."""
+    run_dir = Path(run_dir)
+    meta = read_meta(run_dir)
+    if meta.task not in EMBEDDING_TASKS:
+        raise InkfaceError(
+            f"{run_dir}: a {meta.task} run has no embedding to compare writers with "
+            "(a closed-set CNN must be retrained to add writers; use a Siamese run)"
+        )
+    model, meta = load_run_model(run_dir)
+    return Embedder(model, meta, file_sha256(run_dir / WEIGHTS_FILE))

@@ -1,0 +1,1 @@
+"""Inference runtimes: PyTorch eager or ONNX Runtime behind one callable interface."""

@@ -1,0 +1,60 @@
+"""One inference interface for PyTorch and ONNX Runtime.
+
+A backend is a callable ``float32 (N, C, H, W) -> float32 (N, ...)``. ``load_backend``
+prefers ``model.onnx`` in the run folder when present (ONNX Runtime, fast on CPUs) and
+falls back to the PyTorch weights otherwise; ``prefer`` forces one of them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+import torch
+
+from inkface.errors import InkfaceError
+
+ONNX_FILE = "model.onnx"
+BackendName = Literal["auto", "torch", "onnx"]
+
+
+class InferenceBackend(Protocol):
+    name: str
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray: ...
+
+
+class TorchBackend:
+    """PyTorch eager inference (no grad, eval mode, optional thread count)."""
+
+    name = "torch"
+
+    def __init__(self, model: torch.nn.Module, threads: int | None = None) -> None:
+        self.model = model.eval()
+        self.threads = threads
+
+    @torch.no_grad()
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        device = next(self.model.parameters()).device
+        return self.model(torch.from_numpy(np.ascontiguousarray(batch)).to(device)).cpu().numpy()
+
+
+def load_backend(
+    run_dir: str | Path, prefer: BackendName = "auto", threads: int | None = None
+) -> InferenceBackend:
+    """ONNX Runtime on ``model.onnx`` when present (or asked for), else PyTorch."""
+    from inkface.runs import load_run_model
+
+    run_dir = Path(run_dir)
+    onnx_path = run_dir / ONNX_FILE
+    if prefer == "onnx" or (prefer == "auto" and onnx_path.is_file()):
+        if not onnx_path.is_file():
+            raise InkfaceError(f"{onnx_path}: not found; run `inkface export --run {run_dir}`")
+        from inkface.runtime.onnx_session import OnnxBackend
+
+        return OnnxBackend(onnx_path, threads=threads)
+    model, _ = load_run_model(run_dir)
+    return TorchBackend(model, threads=threads)

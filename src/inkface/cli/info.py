@@ -14,11 +14,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inkface.models import describe_model, list_models, model_info
+    from inkface.models import describe_classifier, describe_model, list_models, model_info
 
     if not args.model:
         for name in list_models():
             print(f"{name:24s} {model_info(name).description}")
         return 0
-    print(describe_model(args.model))
+    spec = model_info(args.model)
+    print(
+        describe_classifier(args.model) if spec.kind == "classifier" else describe_model(args.model)
+    )
     return 0

@@ -16,6 +16,7 @@ import torch
 from inkface.errors import InkfaceError
 
 ONNX_FILE = "model.onnx"
+INT8_FILE = "model.int8.onnx"
 BackendName = Literal["auto", "torch", "onnx"]
 
 
@@ -43,18 +44,25 @@ class TorchBackend:
 
 
 def load_backend(
-    run_dir: str | Path, prefer: BackendName = "auto", threads: int | None = None
+    run_dir: str | Path,
+    prefer: BackendName = "auto",
+    threads: int | None = None,
+    precision: Literal["fp32", "int8"] = "fp32",
 ) -> InferenceBackend:
-    """ONNX Runtime on ``model.onnx`` when present (or asked for), else PyTorch."""
+    """ONNX Runtime on ``model.onnx`` when present (or asked for), else PyTorch.
+
+    ``precision="int8"`` picks ``model.int8.onnx`` (ONNX Runtime only); ``model.onnx``
+    stays the default when both files exist.
+    """
     from inkface.runs import load_run_model
 
     run_dir = Path(run_dir)
-    onnx_path = run_dir / ONNX_FILE
-    if prefer == "onnx" or (prefer == "auto" and onnx_path.is_file()):
-        if not onnx_path.is_file():
-            raise InkfaceError(f"{onnx_path}: not found; run `inkface export --run {run_dir}`")
-        from inkface.runtime.onnx_session import OnnxBackend
+    onnx_path = run_dir / (INT8_FILE if precision == "int8" else ONNX_FILE)
+    if precision == "int8" and prefer == "torch":
+        raise InkfaceError("int8 precision needs the ONNX Runtime backend, not torch")
+    if prefer == "onnx" or precision == "int8" or (prefer == "auto" and onnx_path.is_file()):
+        from inkface.runtime.onnx_session import open_run_onnx
 
-        return OnnxBackend(onnx_path, threads=threads)
+        return open_run_onnx(run_dir, precision, threads=threads)
     model, _ = load_run_model(run_dir)
     return TorchBackend(model, threads=threads)

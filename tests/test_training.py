@@ -132,7 +132,7 @@ def tiny_recipe(tmp_path: Path, epochs: int = 2):
 
 
 @pytest.mark.slow
-def test_train_evaluate_verify_end_to_end(tmp_path: Path) -> None:
+def test_train_evaluate_verify_end_to_end(tmp_path: Path, capsys) -> None:
     from inkface.signatures.verifier import load_verifier
     from inkface.training.verification_run import train_verifier
 
@@ -171,6 +171,15 @@ def test_train_evaluate_verify_end_to_end(tmp_path: Path) -> None:
     assert len(result.distances) == 2 and 0 < result.similarity <= 1
     assert result.decision in {"genuine", "forged"}
     assert (result.distance <= result.threshold) == result.is_genuine
+
+    # The same through the command line: JSON on stdout, exit 0 whatever the decision.
+    from inkface.cli.main import main
+
+    questioned = tmp_path / "cedar" / "full_org" / "original_1_4.png"
+    assert main(["verify", "--run", str(run), *map(str, refs), str(questioned)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert set(printed) >= {"distances", "distance", "similarity", "threshold", "decision"}
+    assert len(printed["distances"]) == 2 and 0 < printed["similarity"] <= 1
 
     # Resuming a finished run trains no further epochs and keeps the history whole.
     bigger = recipe.model_copy(

@@ -29,9 +29,9 @@ class DemoResult:
 
 def run_demo(
     out_dir: str | Path = "runs/demo",
-    writers: int = 24,
-    genuine: int = 12,
-    forgeries: int = 12,
+    writers: int = 60,
+    genuine: int = 6,
+    forgeries: int = 6,
     seed: int = 0,
     progress: bool = True,
 ) -> DemoResult:

@@ -30,8 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.set_defaults(func=_synth)
 
     from inkface.cli.faces_data import register_data_commands
+    from inkface.cli.faces_prep import register_data_commands as register_face_prep
 
     register_data_commands(commands)
+    register_face_prep(commands)
 
     info = commands.add_parser("info", help="list a dataset's writers and image counts as JSON")
     _dataset_args(info)

@@ -11,7 +11,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo", help="end-to-end demo on synthetic signatures: train, evaluate, verify"
     )
     parser.add_argument("--out", type=Path, default=Path("runs/demo"))
-    parser.add_argument("--writers", type=int, default=24)
+    parser.add_argument("--writers", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)

@@ -183,6 +183,8 @@ def read_image_folders(
             try:
                 images.append(_read_rgb_small(path, size))
             except ImageError as exc:
+                if strict:
+                    raise
                 problem(str(exc), strict, skipped)
                 continue
             labels.append(names.index(folder.name))

@@ -231,9 +231,10 @@ def format_detector_table(
             f"{row.name:<10} {1 / med:>9.1f} {1 / mean:>9.1f} {med:>9.4f} {mean:>9.4f} "
             f"{row.precision:>7.3f} {row.recall:>7.3f}  {row.true_faces} true faces"
         )
-    lines.append("Paper (Intel i7-8565U, Table 7.1): " + ", ".join(
-        f"{n} {fps:.1f} FPS / {spf:.3f} s" for n, fps, spf in PAPER_TABLE_7_1
-    ))
+    lines.append(
+        "Paper (Intel i7-8565U, Table 7.1): "
+        + ", ".join(f"{n} {fps:.1f} FPS / {spf:.3f} s" for n, fps, spf in PAPER_TABLE_7_1)
+    )
     return "\n".join(lines)
 
 

@@ -125,9 +125,12 @@ def export_onnx(
         parity_max_abs_diff=float(diff),
         parity_tolerance=PARITY_TOLERANCE,
     )
+    write_json(run_dir / EXPORT_REPORT, result.as_dict())  # true even if int8 fails below
     if int8:
-        result = _add_int8(result, run_dir, meta, props, calibration, validation, max_calibration, progress)
-    write_json(run_dir / EXPORT_REPORT, result.as_dict())
+        result = _add_int8(
+            result, run_dir, meta, props, calibration, validation, max_calibration, progress
+        )
+        write_json(run_dir / EXPORT_REPORT, result.as_dict())
     return result
 
 
@@ -173,6 +176,7 @@ def _torch_export(model: torch.nn.Module, shape: tuple[int, ...], path: Path, op
         # The TorchScript exporter announces its deprecation; it is the one we want here.
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message="Constant folding")
         try:
             torch.onnx.export(
                 model.eval(),

@@ -54,9 +54,8 @@ def list_images(folder: str | Path | None, what: str) -> list[Path]:
     root = Path(folder)
     if not root.is_dir():
         raise InkfaceError(f"{root}: {what} folder not found")
-    paths = sorted(
-        p for p in root.rglob("*") if p.is_file() and is_image_file(p) and not p.name.startswith(".")
-    )
+    files = (p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    paths = sorted(p for p in files if is_image_file(p))
     if not paths:
         raise InkfaceError(f"{root}: {what} folder holds no images")
     return paths
@@ -138,7 +137,7 @@ def quantize_int8(
         try:
             quant_pre_process(str(fp32_path), str(source), skip_symbolic_shape=True)
             report["pre_process"] = "applied"
-        except Exception as exc:  # noqa: BLE001  (optional optimisation; recorded, not hidden)
+        except Exception as exc:  # optional optimisation: the reason is recorded, not hidden
             source = fp32_path
             report["pre_process"] = f"skipped ({exc.__class__.__name__})"
         quantize_static(

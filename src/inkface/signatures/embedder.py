@@ -11,11 +11,17 @@ of run produce embedders:
 Either way the decision threshold is a similarity of ``threshold_similarity`` and the
 ``identity`` (architecture, weights hash, input size, preprocessing) tells galleries
 which model built them.
+
+The tower runs through :func:`~inkface.runtime.backends.load_backend`: ONNX Runtime when
+the run holds ``model.onnx`` (``inkface export``), PyTorch otherwise. The export is
+parity-checked to 1e-4 against the same ``model.pt``, so both backends share one
+identity (the ``model.pt`` digest, which the ONNX file also records) and a gallery built
+with one may be searched with the other. The int8 model is *not* equivalent: its
+identity adds ``precision: int8``, so galleries never mix the two.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,8 +31,10 @@ import torch
 
 from inkface.data.images import read_grey
 from inkface.errors import InkfaceError
-from inkface.runs import WEIGHTS_FILE, RunMeta, load_run_model, read_meta
-from inkface.signatures.preprocess import preprocess_signature
+from inkface.runs import WEIGHTS_FILE, RunMeta, read_meta
+from inkface.runtime.backends import BackendName, InferenceBackend, TorchBackend, load_backend
+from inkface.runtime.onnx_session import Precision, file_sha256
+from inkface.signatures.preprocess import preprocess_signature, to_model_input
 
 ImageInput = str | Path | np.ndarray
 EMBEDDING_TASKS = ("signature-verification", "signature-identification-siamese")
@@ -40,8 +48,10 @@ def similarity_from_distance(distance: np.ndarray | float, threshold: float) -> 
 class Embedder:
     """Embeds signature images exactly as the model's training images were prepared."""
 
-    def __init__(self, model: torch.nn.Module, meta: RunMeta, weights_sha256: str) -> None:
-        self.model = model.eval()
+    def __init__(
+        self, model: InferenceBackend | torch.nn.Module, meta: RunMeta, weights_sha256: str
+    ) -> None:
+        self.backend = TorchBackend(model) if isinstance(model, torch.nn.Module) else model
         self.meta = meta
         self.weights_sha256 = weights_sha256
         self._head = _similarity_head(meta)
@@ -55,7 +65,12 @@ class Embedder:
             "weights_sha256": self.weights_sha256,
             "input_size": list(self.meta.input_size),
             "preprocessing_style": self.meta.preprocessing.get("style", "cedar"),
+            **({"precision": "int8"} if self._precision == "int8" else {}),
         }
+
+    @property
+    def _precision(self) -> str:
+        return str(getattr(self.backend, "precision", "fp32"))
 
     @property
     def threshold_similarity(self) -> float:
@@ -72,14 +87,12 @@ class Embedder:
         style = self.meta.preprocessing.get("style", "cedar")
         return preprocess_signature(grey, self.meta.input_size, style)
 
-    @torch.no_grad()
     def embed(self, images: Sequence[ImageInput], batch_size: int = 64) -> np.ndarray:
         """(N, D) float32 embeddings of paths or grey uint8 arrays."""
         out = []
         for start in range(0, len(images), batch_size):
             batch = np.stack([self.preprocess(im) for im in images[start : start + batch_size]])
-            tensor = torch.from_numpy(batch).unsqueeze(1).float().div_(255.0)
-            out.append(self.model(tensor).numpy().astype(np.float32))
+            out.append(np.asarray(self.backend(to_model_input(batch)), dtype=np.float32))
         return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
     def similarity(self, distances: np.ndarray | float) -> np.ndarray:
@@ -100,16 +113,17 @@ def _similarity_head(meta: RunMeta) -> tuple[float, float] | None:
     return float(head["offset"]), float(head["scale"])
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def load_embedder(
+    run_dir: str | Path,
+    prefer: BackendName = "auto",
+    threads: int | None = None,
+    precision: Precision = "fp32",
+) -> Embedder:
+    """The embedder of a verification or Siamese-identification run folder.
 
-
-def load_embedder(run_dir: str | Path) -> Embedder:
-    """The embedder of a verification or Siamese-identification run folder."""
+    ONNX Runtime on ``model.onnx`` when present (``precision="int8"``:
+    ``model.int8.onnx``), else PyTorch; ``threads`` sets either runtime's thread count.
+    """
     run_dir = Path(run_dir)
     meta = read_meta(run_dir)
     if meta.task not in EMBEDDING_TASKS:
@@ -117,5 +131,11 @@ def load_embedder(run_dir: str | Path) -> Embedder:
             f"{run_dir}: a {meta.task} run has no embedding to compare writers with "
             "(a closed-set CNN must be retrained to add writers; use a Siamese run)"
         )
-    model, meta = load_run_model(run_dir)
-    return Embedder(model, meta, file_sha256(run_dir / WEIGHTS_FILE))
+    backend = load_backend(run_dir, prefer, threads, precision)
+    weights = run_dir / WEIGHTS_FILE
+    if weights.is_file():
+        digest = file_sha256(weights)
+    else:  # an ONNX-only deployment: the digest recorded at export, else the file's own
+        recorded = getattr(backend, "weights_sha256", None)
+        digest = recorded or file_sha256(backend.path)  # type: ignore[attr-defined]
+    return Embedder(backend, meta, digest)

@@ -45,7 +45,9 @@ def run_demo(
     data = out / f"data-w{writers}-g{genuine}-f{forgeries}-s{seed}"
     if not (data / "full_org").is_dir():
         print(f"[1/4] generating {writers} synthetic writers into {data}")
-        generate_signatures(data, writers, genuine, forgeries, layout="cedar", seed=seed)
+        generate_signatures(
+            data, writers, genuine, forgeries, layout="cedar", seed=seed, progress=progress
+        )
     else:
         print(f"[1/4] reusing synthetic signatures in {data}")
     recipe = load_recipe("deepsign-demo").with_roots({"cedar": data})

@@ -9,13 +9,17 @@ from inkface.cli.train import parse_roots
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from inkface.faces.reproduce import FACE_EXPERIMENTS
     from inkface.signatures.identification_reproduce import IDENTIFICATION_EXPERIMENTS
     from inkface.signatures.reproduce import EXPERIMENTS
 
     parser = subparsers.add_parser(
         "reproduce", help="rerun a paper's experiment and print it next to the paper's numbers"
     )
-    parser.add_argument("experiment", choices=[*sorted(EXPERIMENTS), *IDENTIFICATION_EXPERIMENTS])
+    parser.add_argument(
+        "experiment",
+        choices=[*sorted(EXPERIMENTS), *IDENTIFICATION_EXPERIMENTS, *FACE_EXPERIMENTS],
+    )
     parser.add_argument(
         "--root",
         action="append",
@@ -28,6 +32,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--accelerator", default="auto", help="cpu, gpu or auto")
     parser.add_argument("--cache-dir", type=Path, default=None)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--trials", type=int, default=None, help="face tables: trials per row")
+    parser.add_argument(
+        "--latency-frames", type=int, default=None, help="smile-table7.3: frames per model"
+    )
+    parser.add_argument(
+        "--weights",
+        action="append",
+        default=[],
+        metavar="MODEL=FILE",
+        help="smile baselines: ImageNet state dict per model, e.g. vgg16=vgg16.pth",
+    )
     parser.set_defaults(func=run)
 
 
@@ -39,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     from inkface.signatures.reproduce import reproduce
 
     roots = parse_roots(args.root)
+    if args.experiment.startswith(("smile-", "fer-", "mask-")):
+        return _faces(args, roots)
     if args.experiment in IDENTIFICATION_EXPERIMENTS:
         return _identification(args, roots)
     if not roots:
@@ -73,6 +90,27 @@ def _identification(args: argparse.Namespace, roots: dict[str, str]) -> int:
         cache_dir=args.cache_dir,
         progress=not args.quiet,
         accelerator=args.accelerator,
+    )
+    print(result.table)
+    print(f"\nreport: {result.out_dir / 'report.html'}")
+    return 0
+
+
+def _faces(args: argparse.Namespace, roots: dict[str, str]) -> int:
+    from inkface.faces.reproduce import reproduce_faces
+
+    if not roots:
+        print("no dataset roots given: running small on generated faces (synthetic dry run)")
+    result = reproduce_faces(
+        args.experiment,
+        args.out or Path("runs") / args.experiment,
+        roots=roots or None,
+        max_epochs=args.max_epochs,
+        trials=args.trials,
+        cache_dir=args.cache_dir,
+        progress=not args.quiet,
+        latency_frames=args.latency_frames,
+        weights=parse_roots(args.weights),
     )
     print(result.table)
     print(f"\nreport: {result.out_dir / 'report.html'}")

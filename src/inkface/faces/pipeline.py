@@ -143,7 +143,7 @@ class FacePipeline:
             tracks = self.tracker.update([f.box for f in faces], [f.score for f in faces])
         else:
             tracks = self.tracker.current()
-        tracks = [t for t in tracks if self.tracker.confirmed(t)]
+        tracks = sorted((t for t in tracks if self.tracker.confirmed(t)), key=lambda t: t.track_id)
         t2 = time.perf_counter()
         crops = [crop_face(image, t.box, self.margin, self.square) for t in tracks]
         per_face: list[dict[str, HeadResult]] = [{} for _ in tracks]

@@ -141,11 +141,8 @@ class CaptureSource(FrameSource):
             ok, image = self._cap.read()
             if not ok or image is None:
                 break
-            if self.live or not self.fps:
-                stamp = time.monotonic() - start
-            else:
-                stamp = index / self.fps
-            yield Frame(index, stamp, image)
+            live = self.live or not self.fps
+            yield Frame(index, time.monotonic() - start if live else index / self.fps, image)
             index += 1
 
     def close(self) -> None:

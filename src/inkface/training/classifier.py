@@ -3,7 +3,12 @@
 Cross-entropy on logits; accuracy logged per epoch for train and validation; the
 learning-rate schedule comes from the recipe: ``plateau`` (divide by 10 when the
 validation loss stalls, down to ``min_lr``: the smile paper's 1e-4 -> 1e-7 steps),
-``multistep`` (divide by 10 at given epochs: the FER paper's epochs 4 and 6) or none.
+``multistep`` (divide by 10 at given epochs: the FER paper's epochs 4 and 6),
+``inverse_time`` (Keras ``Adam(decay=...)``: lr / (1 + decay * step), per batch, as the
+face-mask report's ``decay=INIT_LR / EPOCHS``) or none.
+
+A prebuilt ``model`` may be passed instead of a registry name (the face trainers build,
+load ImageNet / source-domain weights and freeze layers before training).
 """
 
 from __future__ import annotations
@@ -29,10 +34,13 @@ class ClassifierModule(L.LightningModule):
         optimizer: Mapping[str, Any] | None = None,
         schedule: Mapping[str, Any] | None = None,
         class_names: Sequence[str] = (),
+        model: torch.nn.Module | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
-        self.model = get_model(model_name, **dict(model_kwargs or {}))
+        self.save_hyperparameters(ignore=["model"])
+        self.model = (
+            model if model is not None else get_model(model_name, **dict(model_kwargs or {}))
+        )
         self.optimizer_settings = dict(optimizer or {"name": "adam", "lr": 1e-3})
         self.schedule = dict(schedule or {})
         self.class_names = list(class_names)
@@ -84,4 +92,13 @@ class ClassifierModule(L.LightningModule):
                 gamma=self.schedule.get("gamma", 0.1),
             )
             return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        if kind == "inverse_time":
+            decay = float(self.schedule.get("decay", 0.0))
+            scheduler = torch.optim.lr_scheduler.LambdaLR(
+                optimizer, lambda step: 1.0 / (1.0 + decay * step)
+            )
+            return {
+                "optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+            }
         return optimizer

@@ -1,0 +1,95 @@
+"""``inkface analyze``: run the real-time face pipeline (detect, classify, track) over an
+image, a folder, a video, a webcam or a stream, writing an annotated video and/or JSON
+Lines (smile report §7.3; face-mask report's live demo)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from inkface.errors import InkfaceError
+
+TASKS = ("smile", "expression", "mask")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "analyze", help="detect, classify and track faces in images, video, webcam or streams"
+    )
+    parser.add_argument("source", help="image, folder of images, video file, webcam index or URL")
+    parser.add_argument("--task", choices=TASKS, default=None, help="head name of --run")
+    parser.add_argument("--run", type=Path, default=None, help="run folder of the classifier")
+    parser.add_argument(
+        "--head",
+        "--run2",
+        dest="heads",
+        action="append",
+        default=[],
+        metavar="NAME=RUN_DIR",
+        help="another classifier head (repeatable), e.g. mask=runs/mask",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="annotated video (.mp4 or .avi)")
+    parser.add_argument("--jsonl", type=Path, default=None, help="one JSON record per frame")
+    parser.add_argument("--detector", default="haar", help="face detector (default haar)")
+    parser.add_argument("--detect-every", type=int, default=1, help="run the detector every N")
+    parser.add_argument("--margin", type=float, default=0.1, help="crop margin (fraction)")
+    parser.add_argument("--no-square", action="store_true", help="keep crops rectangular")
+    parser.add_argument("--smoothing", type=float, default=0.6, help="EMA weight of the past")
+    parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto")
+    parser.add_argument("--threads", type=int, default=None, help="inference threads")
+    parser.add_argument("--max-frames", type=int, default=None)
+    parser.add_argument("--show", action="store_true", help="live window (needs a display)")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.set_defaults(func=_analyze)
+
+
+def parse_heads(task: str | None, run: Path | None, extra: list[str]) -> dict[str, Path]:
+    """Head name -> run folder from ``--task/--run`` and ``--head NAME=RUN_DIR``."""
+    heads: dict[str, Path] = {}
+    if run is not None:
+        heads[task or _head_name(run)] = run
+    elif task is not None:
+        raise InkfaceError("--task: needs --run RUN_DIR")
+    for item in extra:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise InkfaceError(f"--head: expected NAME=RUN_DIR, got {item!r}")
+        if name.strip() in heads:
+            raise InkfaceError(f"--head: head {name.strip()!r} given twice")
+        heads[name.strip()] = Path(path.strip())
+    if not heads:
+        raise InkfaceError("give a classifier: --task TASK --run RUN_DIR or --head NAME=RUN_DIR")
+    return heads
+
+
+def _head_name(run: Path) -> str:
+    from inkface.runs import read_meta
+
+    meta = read_meta(run)
+    return str((meta.extra or {}).get("head") or meta.architecture)
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from inkface.faces.pipeline import analyze
+
+    if args.out is None and args.jsonl is None and not args.show:
+        print("note: no --out, --jsonl or --show; printing the summary only")
+    summary = analyze(
+        args.source,
+        parse_heads(args.task, args.run, args.heads),
+        detector=args.detector,
+        out_video=args.out,
+        out_jsonl=args.jsonl,
+        detect_every=args.detect_every,
+        margin=args.margin,
+        square=not args.no_square,
+        smoothing=args.smoothing,
+        show=args.show,
+        progress=not args.no_progress,
+        max_frames=args.max_frames,
+        backend=args.backend,
+        threads=args.threads,
+    )
+    print(json.dumps(summary.to_dict()))
+    return 0

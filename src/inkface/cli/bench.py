@@ -1,0 +1,86 @@
+"""``inkface bench detectors`` (smile report Table 7.1 layout) and ``inkface bench
+pipeline SOURCE`` (end-to-end FPS, PyTorch vs ONNX Runtime fp32 / int8)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from inkface.errors import InkfaceError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench", help="time face detectors and the face pipeline")
+    commands = parser.add_subparsers(dest="bench_command", metavar="SUBCOMMAND", required=True)
+
+    det = commands.add_parser("detectors", help="FPS / SPF and P/R of every face detector")
+    det.add_argument("--detectors", default=None, help="comma-separated names (default: all)")
+    det.add_argument("--size", type=int, default=350, help="frame side (paper: 350)")
+    det.add_argument("--warmup", type=int, default=5)
+    det.add_argument("--repeats", type=int, default=50)
+    det.add_argument("--scenes", type=int, default=20, help="synthetic scenes for P/R")
+    det.add_argument("--seed", type=int, default=0)
+    det.set_defaults(func=_detectors)
+
+    pipe = commands.add_parser("pipeline", help="end-to-end FPS: torch vs ONNX fp32 vs int8")
+    pipe.add_argument("source", help='"synthetic" (1 and 5 faces per frame) or a frame source')
+    pipe.add_argument("--run", type=Path, default=None, help="classifier run (default: untrained)")
+    pipe.add_argument("--model", default="smile_cnn", help="architecture when no --run")
+    pipe.add_argument("--detector", default="haar")
+    pipe.add_argument("--faces", default="1,5", help="faces per synthetic frame")
+    pipe.add_argument("--frames", type=int, default=10)
+    pipe.add_argument("--warmup", type=int, default=10, help="untimed frames per row")
+    pipe.add_argument("--repeats", type=int, default=3, help="timed passes over the frames")
+    pipe.add_argument("--threads", type=int, default=None)
+    pipe.add_argument("--backends", default="torch,onnx-fp32,onnx-int8")
+    pipe.set_defaults(func=_pipeline)
+
+
+def _names(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def _detectors(args: argparse.Namespace) -> int:
+    from inkface.runtime import bench
+
+    for name, value, least in (("--size", args.size, 32), ("--repeats", args.repeats, 1)):
+        if value < least:
+            raise InkfaceError(f"{name}: must be >= {least}, got {value}")
+    rows = bench.bench_detectors(
+        _names(args.detectors) or None, args.size, args.warmup, args.repeats, args.scenes, args.seed
+    )
+    info = ", ".join(f"{k} {v}" for k, v in bench.system_info().items())
+    bench.print_tables(
+        "System: " + info, bench.format_detector_table(rows, args.warmup, args.repeats, args.size)
+    )
+    return 0
+
+
+def _pipeline(args: argparse.Namespace) -> int:
+    from inkface.runtime import bench
+
+    try:
+        faces = [int(n) for n in _names(args.faces)]
+    except ValueError:
+        raise InkfaceError(f"--faces: expected numbers like 1,5, got {args.faces!r}") from None
+    if not faces or min(faces) < 1 or max(faces) > 9:
+        raise InkfaceError(f"--faces: counts must be 1..9, got {args.faces!r}")
+    known = ("torch", "onnx-fp32", "onnx-int8")
+    backends = _names(args.backends)
+    unknown = [b for b in backends if b not in known]
+    if unknown or not backends:
+        raise InkfaceError(f"--backends: choose from {', '.join(known)}, got {args.backends!r}")
+    report = bench.bench_pipeline(
+        args.source,
+        run_dir=args.run,
+        model=args.model,
+        detector=args.detector,
+        face_counts=faces,
+        frames=args.frames,
+        warmup=args.warmup,
+        repeats=args.repeats,
+        threads=args.threads,
+        backends=backends,
+    )
+    bench.print_tables(bench.format_pipeline_table(report, bench.system_info(args.threads)))
+    return 0

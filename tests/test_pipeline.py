@@ -1,0 +1,221 @@
+"""Frame sources, sinks, the face pipeline / ``analyze`` and the ``inkface analyze`` CLI on
+synthetic scenes with small untrained classifiers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from inkface.cli import main as cli_main
+from inkface.data.synth_faces import generate_faces
+from inkface.errors import InkfaceError
+from inkface.faces.classifier import init_untrained_classifier, load_face_classifier
+from inkface.faces.pipeline import analyze
+from inkface.faces.sinks import class_color, draw_result, gui_support, label_text
+from inkface.faces.sources import FolderSource, ImageSource, open_source
+
+FRAMES = 8
+STAGES = {"read", "detect", "classify", "track", "draw", "total"}
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """One PyTorch thread: fast and steady on a shared 2-core machine (restored after)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("pipeline")
+    generate_faces(
+        root / "faces", "smile", 20, seed=4, size=96, scenes=True, n_frames=FRAMES,
+        workers=1, progress=False,
+    )  # fmt: skip
+    scenes = root / "faces" / "scenes"
+    folder = root / "folder"
+    folder.mkdir()
+    for k, name in enumerate(sorted(scenes.glob("frame_*.jpg"))[:3]):
+        (folder / f"b{k}.jpg").write_bytes(name.read_bytes())
+    cv2.imwrite(str(folder / "a_blank.png"), np.full((200, 240, 3), 128, np.uint8))
+    (folder / "c_corrupt.jpg").write_bytes(b"not a jpeg at all")
+    (folder / "notes.txt").write_text("ignored")
+    return {
+        "video": next(scenes.glob("video.*")),
+        "scenes": scenes,
+        "folder": folder,
+        "smile": init_untrained_classifier(root / "smile", "smile_cnn"),
+        "mask": init_untrained_classifier(root / "mask", "mask_mobilenetv2"),
+    }
+
+
+def _records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_sources(data: dict[str, Path]) -> None:
+    video = open_source(data["video"])
+    frames = list(video)
+    video.close()
+    assert video.frame_count == FRAMES and len(frames) == FRAMES and video.fps == 12.0
+    assert [f.index for f in frames] == list(range(FRAMES))
+    assert frames[3].timestamp_s == pytest.approx(3 / 12.0)
+    image = open_source(data["scenes"] / "frame_0001.jpg")
+    assert isinstance(image, ImageSource) and len(list(image)) == 1
+    with pytest.warns(UserWarning, match="c_corrupt.jpg"):
+        folder = open_source(data["folder"])
+        got = list(folder)
+    assert isinstance(folder, FolderSource)
+    assert [p.name for p in folder.files] == [
+        "a_blank.png",
+        "b0.jpg",
+        "b1.jpg",
+        "b2.jpg",
+        "c_corrupt.jpg",
+    ]
+    assert len(got) == 4 and folder.skipped == 1 and got[0].image.shape == (200, 240, 3)
+    for bad in ("no/such/file.mp4", str(data["folder"] / "notes.txt"), "http://127.0.0.1:9/x"):
+        with pytest.raises(InkfaceError, match=r"no such|cannot open"):
+            open_source(bad)
+    with pytest.raises(InkfaceError, match="not a readable image"):
+        open_source(data["folder"] / "c_corrupt.jpg")
+
+
+def test_labels_and_colours() -> None:
+    assert label_text("mask", "with_mask", 0.992) == "Mask: 99.2%"
+    assert label_text("smile", "no_smile", 0.87) == "No smile: 87.0%"
+    assert label_text("head", "class_1", 0.5) == "head: class_1 50.0%"
+    assert class_color("with_mask") == class_color("smile") != class_color("without_mask")
+    assert class_color("sadness") == class_color("sadness") != class_color("anger")
+    ok, reason = gui_support()
+    assert isinstance(ok, bool) and reason
+
+
+def test_analyze_video_writes_one_record_per_frame(data: dict[str, Path], tmp_path: Path) -> None:
+    out, jsonl = tmp_path / "out.mp4", tmp_path / "out.jsonl"
+    summary = analyze(
+        data["video"], {"smile": data["smile"]}, out_video=out, out_jsonl=jsonl, progress=False
+    )
+    records = _records(jsonl)
+    assert summary.frames == FRAMES == len(records)
+    assert [r["frame"] for r in records] == list(range(FRAMES))
+    assert summary.faces == sum(len(r["faces"]) for r in records) > FRAMES
+    face = next(f for r in records for f in r["faces"])
+    assert set(face) >= {"box", "track_id", "score", "heads"}
+    head = face["heads"]["smile"]
+    assert head["label"] in ("no_smile", "smile") and set(head["probs"]) == {"no_smile", "smile"}
+    assert head["score"] == pytest.approx(max(head["probs"].values()), abs=1e-3)
+    assert all(set(r["timings_ms"]) >= STAGES for r in records)
+    ids = [f["track_id"] for r in records for f in r["faces"]]
+    assert len(ids) > len(set(ids))  # some face keeps its id across frames
+    capture = cv2.VideoCapture(str(out))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == FRAMES
+    capture.release()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl", "out.mp4"]
+    assert summary.p99_ms >= summary.p50_ms > 0 and summary.mean_fps > 0
+
+
+def test_folder_with_zero_face_frames_and_two_heads(data: dict[str, Path], tmp_path: Path) -> None:
+    heads = {
+        "smile": load_face_classifier(data["smile"], prefer="torch"),
+        "mask": data["mask"],
+    }
+    jsonl = tmp_path / "two.jsonl"
+    with pytest.warns(UserWarning, match="skipping"):
+        summary = analyze(data["folder"], heads, out_jsonl=jsonl, out_video=tmp_path / "v.avi",
+                          progress=False)  # fmt: skip
+    records = _records(jsonl)
+    assert summary.frames == 4 and summary.skipped == 1 and len(records) == 4
+    assert records[0]["faces"] == []  # the blank frame
+    faces = [f for r in records for f in r["faces"]]
+    assert faces and all(set(f["heads"]) == {"smile", "mask"} for f in faces)
+    assert set(faces[0]["heads"]["mask"]["probs"]) == {"with_mask", "without_mask"}
+    assert (tmp_path / "v.avi").stat().st_size > 0
+
+
+def test_detect_every_reuses_tracked_boxes(data: dict[str, Path], tmp_path: Path) -> None:
+    jsonl = tmp_path / "every.jsonl"
+    analyze(data["video"], {"smile": data["smile"]}, out_jsonl=jsonl, detect_every=3,
+            progress=False, max_frames=7)  # fmt: skip
+    records = _records(jsonl)
+    assert len(records) == 7
+    assert [r["detected"] for r in records] == [k % 3 == 0 for k in range(7)]
+    for k in (1, 2, 4, 5):
+        last = records[k - k % 3]
+        assert [f["box"] for f in records[k]["faces"]] == [f["box"] for f in last["faces"]]
+    assert all(r["timings_ms"]["detect"] < 1.0 for r in records if not r["detected"])
+
+
+def test_failed_run_leaves_no_files(data: dict[str, Path], tmp_path: Path) -> None:
+    head = load_face_classifier(data["smile"], prefer="torch")
+    calls = {"n": 0}
+    real = head.backend
+
+    def flaky(batch: np.ndarray) -> np.ndarray:
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise RuntimeError("backend died")
+        return real(batch)
+
+    head.backend = flaky  # type: ignore[assignment]
+    with pytest.raises(RuntimeError, match="died"):
+        analyze(data["video"], {"smile": head}, out_video=tmp_path / "x.mp4",
+                out_jsonl=tmp_path / "x.jsonl", progress=False)  # fmt: skip
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(InkfaceError, match="unsupported video"):
+        analyze(data["video"], {"smile": data["smile"]}, out_video=tmp_path / "x.gif")
+    with pytest.raises(InkfaceError, match="run folder"):
+        analyze(data["video"], {"smile": tmp_path / "missing"})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_draw_result_marks_faces(data: dict[str, Path]) -> None:
+    from inkface.faces.detectors import get_detector
+    from inkface.faces.pipeline import FacePipeline
+
+    image = cv2.imread(str(data["scenes"] / "frame_0001.jpg"))
+    pipe = FacePipeline(get_detector("haar"), {"smile": load_face_classifier(data["smile"])})
+    result = pipe.process(image)
+    drawn = draw_result(image, result)
+    assert drawn.shape == image.shape
+    changed = np.any(drawn != image, axis=2)
+    assert changed.any() == bool(result.faces)
+    for face in result.faces:
+        x1, y1, _, y2 = face.box
+        assert changed[y1:y2, x1].any()
+
+
+@pytest.fixture
+def wired(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``inkface`` with the analyze and bench commands, whether or not main lists them."""
+    modules = tuple(cli_main.COMMAND_MODULES)
+    extra = tuple(m for m in ("inkface.cli.analyze", "inkface.cli.bench") if m not in modules)
+    monkeypatch.setattr(cli_main, "COMMAND_MODULES", modules + extra)
+
+
+def test_analyze_cli(wired: None, data: dict[str, Path], tmp_path: Path, capsys) -> None:
+    out, jsonl = tmp_path / "cli.mp4", tmp_path / "cli.jsonl"
+    argv = ["analyze", str(data["video"]), "--task", "smile", "--run", str(data["smile"]),
+            "--head", f"mask={data['mask']}", "--out", str(out), "--jsonl", str(jsonl),
+            "--max-frames", "3", "--backend", "torch", "--threads", "1", "--no-progress",
+            "--show"]  # fmt: skip
+    assert cli_main.main(argv) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    assert summary["frames"] == 3 and out.is_file() and len(_records(jsonl)) == 3
+    if not gui_support()[0]:
+        assert "no live window" in captured.err
+    faces = [f for r in _records(jsonl) for f in r["faces"]]
+    assert all(set(f["heads"]) == {"smile", "mask"} for f in faces)
+    bad = ["analyze", str(tmp_path / "missing.mp4"), "--task", "smile", "--run", str(data["smile"])]
+    assert cli_main.main(bad) == 2
+    assert "missing.mp4" in capsys.readouterr().err
+    assert cli_main.main(["analyze", str(data["video"]), "--head", "oops"]) == 2

@@ -27,17 +27,19 @@ from inkface.training.pair_batches import PairBatchDataset, WriterGroupedBatchSa
 from inkface.training.siamese import SiameseModule
 
 
-def time_steps(module, dataset, batches, warmup: int, steps: int) -> list[float]:
+def time_steps(module, dataset, batches, warmup: int, steps: int, device: str) -> list[float]:
     optimizer = module.configure_optimizers()
     module.train()
     times = []
     for i, batch_ids in enumerate(batches[: warmup + steps]):
-        batch = dataset[batch_ids]
         start = time.perf_counter()
+        batch = {k: v.to(device) for k, v in dataset[batch_ids].items()}
         optimizer.zero_grad()
         loss = contrastive_loss(module.batch_distances(batch), batch["labels"])
         loss.backward()
         optimizer.step()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
         if i >= warmup:
             times.append(time.perf_counter() - start)
     return times
@@ -53,6 +55,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     height, width = model_info(args.model).input_size
@@ -89,8 +92,10 @@ def main() -> None:
         for variant, dedup in (("naive", False), ("dedup", True)):
             torch.manual_seed(0)
             module = SiameseModule(args.model, optimizer={"name": "adam", "lr": 1e-4})
+            module.to(args.device)
             dataset = PairBatchDataset(bank, pairs, dedup=dedup)
-            step = statistics.median(time_steps(module, dataset, batches, args.warmup, args.steps))
+            times = time_steps(module, dataset, batches, args.warmup, args.steps, args.device)
+            step = statistics.median(times)
             n_images = statistics.mean(
                 len(dataset[b]["images"]) for b in batches[: args.warmup + args.steps]
             )

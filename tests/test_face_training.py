@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from inkface.data.synth_faces import generate_faces
+from inkface.errors import InkfaceError
 from inkface.faces.classifier import load_face_classifier
 from inkface.faces.quick import quick_recipe, write_synthetic_cifar10
 from inkface.faces.recipes import FaceRecipe, load_face_recipe
@@ -72,6 +73,7 @@ def test_finished_stage_is_reused_on_resume(faces, tmp_path: Path) -> None:
     assert first.metrics["tests"] == second.metrics["tests"]
 
 
+@pytest.mark.slow
 def test_two_stage_transfer_freezes_then_unfreezes(faces, tmp_path: Path) -> None:
     recipe = quick_recipe(load_face_recipe("smile-mobilenetv3-small"), faces["smile"], epochs=1)
     recipe = recipe.updated("model", input_size=(32, 32))
@@ -87,6 +89,7 @@ def test_two_stage_transfer_freezes_then_unfreezes(faces, tmp_path: Path) -> Non
     assert not torch.equal(stage1[late], stage2[late])
 
 
+@pytest.mark.slow
 def test_fer_pretrain_then_new_final_layer_and_ten_crop(faces, tmp_path: Path) -> None:
     recipe = quick_recipe(
         load_face_recipe("fer-resnet20-cifar10"),
@@ -122,15 +125,23 @@ def test_inverse_time_decay_matches_keras() -> None:
     assert config["lr_scheduler"]["interval"] == "step"
 
 
-def test_cli_train_face_and_missing_root(faces, tmp_path: Path, capsys) -> None:
-    from inkface.cli.main import main
+def _train_face_cli(argv: list[str]) -> int:
+    import argparse
 
+    from inkface.cli import train_face
+
+    parser = argparse.ArgumentParser()
+    train_face.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["train-face", *argv])
+    return args.func(args)
+
+
+def test_cli_train_face_and_missing_root(faces, tmp_path: Path, capsys) -> None:
     recipe = _smile_recipe(faces["smile"], max_epochs=1)
     path = tmp_path / "r.yaml"
     path.write_text(recipe.to_yaml())
-    code = main(
+    code = _train_face_cli(
         [
-            "train-face",
             "--recipe",
             str(path),
             "--out",
@@ -142,7 +153,5 @@ def test_cli_train_face_and_missing_root(faces, tmp_path: Path, capsys) -> None:
     )
     assert code == 0 and (tmp_path / "cli" / "model.pt").is_file()
     assert "genki: accuracy" in capsys.readouterr().out
-    code = main(
-        ["train-face", "--recipe", "smile-proposed", "--out", str(tmp_path / "x"), "--quiet"]
-    )
-    assert code == 2 and "--root celeba=DIR" in capsys.readouterr().err
+    with pytest.raises(InkfaceError, match="--root celeba=DIR"):
+        _train_face_cli(["--recipe", "smile-proposed", "--out", str(tmp_path / "x"), "--quiet"])

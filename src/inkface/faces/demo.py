@@ -35,7 +35,7 @@ def _demo_recipe(data: Path, epochs: int) -> Any:
             "description": "small CNN on generated mask faces (demo)",
             "model": {
                 "name": "smile_cnn",
-                "kwargs": {"widths": [16, 32, 64, 128]},
+                "kwargs": {"widths": [16, 32, 64, 128], "dropout": 0.05},
                 "input_size": [64, 64],
             },
             "data": {
@@ -58,7 +58,7 @@ def _demo_recipe(data: Path, epochs: int) -> Any:
 def run_face_demo(
     out_dir: str | Path = "runs/face-demo",
     images: int = 450,
-    epochs: int = 6,
+    epochs: int = 30,
     seed: int = 0,
     progress: bool = True,
 ) -> FaceDemoResult:

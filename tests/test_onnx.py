@@ -47,7 +47,8 @@ def signatures(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from inkface.data.synth_signatures import generate_signatures
 
     root = tmp_path_factory.mktemp("cedar")
-    generate_signatures(root, writers=3, genuine=4, forgeries=2, seed=1, progress=False)
+    # workers=1: no fork after this process has used OpenCV's thread pool (see the report)
+    generate_signatures(root, writers=3, genuine=4, forgeries=2, seed=1, workers=1, progress=False)
     return root
 
 
@@ -57,7 +58,7 @@ def faces(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from inkface.data.synth_faces import generate_faces
 
     root = tmp_path_factory.mktemp("faces")
-    generate_faces(root / "genki", "smile", 24, seed=2, progress=False)
+    generate_faces(root / "genki", "smile", 24, seed=2, workers=1, progress=False)
     labels = (root / "genki" / "labels.txt").read_text().split("\n")
     for i, line in enumerate(line for line in labels if line.strip()):
         name = ("no_smile", "smile")[int(line.split()[0])]

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "inkface.cli.train_id",
     "inkface.cli.train_face",
     "inkface.cli.gallery",
+    "inkface.cli.export",
     "inkface.cli.analyze",
     "inkface.cli.bench",
     "inkface.cli.models_fetch",

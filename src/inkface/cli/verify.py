@@ -19,6 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="IMAGE",
         help="one or more reference images, then the questioned image last",
     )
+    parser.add_argument("--threads", type=int, default=None, help="inference threads")
     parser.set_defaults(func=run)
 
 
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     if len(args.images) < 2:
         raise InkfaceError("give at least one reference image and the questioned image")
-    verifier = load_verifier(args.run)
+    verifier = load_verifier(args.run, threads=args.threads)
     result = verifier.verify(args.images[:-1], args.images[-1])
     print(json.dumps(result.as_dict(), indent=2))
     return 0

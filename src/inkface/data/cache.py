@@ -17,7 +17,6 @@ import json
 import os
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from inkface.data.signature_readers import SignatureDataset, WriterRecord
 from inkface.errors import ImageError
 from inkface.signatures.preprocess import preprocess_signature, resolve_size
 from inkface.utils.atomic import atomic_path, write_json
+from inkface.utils.parallel import process_pool
 from inkface.utils.paths import default_cache_dir
 
 CACHE_FORMAT = 1
@@ -172,7 +172,7 @@ def _decode_all(
             results = map(_process_one, jobs)
             _collect(results, images, paths, bad, strict, bar)
         else:
-            pool = ProcessPoolExecutor(max_workers=n_workers)
+            pool = process_pool(n_workers)
             try:
                 results = pool.map(_process_one, jobs, chunksize=16)
                 _collect(results, images, paths, bad, strict, bar)

@@ -24,7 +24,6 @@ import json
 import os
 import warnings
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from inkface.data.images import MAX_PIXELS
 from inkface.errors import ImageError, InkfaceError
 from inkface.faces.types import expand_box
 from inkface.utils.atomic import atomic_path, write_json
+from inkface.utils.parallel import process_pool
 from inkface.utils.paths import default_cache_dir
 
 CACHE_FORMAT = 1
@@ -172,7 +172,6 @@ def _crop_chunk(
 ) -> list[tuple[int, np.ndarray | None, str, str]]:
     """(index, crop or None, kind ``ok`` / ``no_face`` / ``unreadable``, message) per item."""
     items, settings = job
-    cv2.setNumThreads(1)
     detector = None
     if settings.detector and any(box is None for _, _, box in items):
         from inkface.faces.detectors import get_detector
@@ -230,7 +229,7 @@ def _run(
                 yield from _crop_chunk(job)
                 bar.update(len(job[0]))
             return
-        with ProcessPoolExecutor(max_workers=n_workers) as pool:
+        with process_pool(n_workers) as pool:
             for done in pool.map(_crop_chunk, jobs):
                 yield from done
                 bar.update(len(done))

@@ -13,11 +13,9 @@ short video with tracked faces come from :mod:`inkface.data.face_scenes`.
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from tqdm import tqdm
 from inkface.data import face_render as fr
 from inkface.errors import InkfaceError
 from inkface.utils.atomic import atomic_open, write_json
+from inkface.utils.parallel import process_pool
 
 SMILE_CLASSES = ("0", "1")
 EXPRESSIONS = (
@@ -228,7 +227,6 @@ class _Job:
 
 
 def _render_chunk(job: _Job) -> list[tuple[int, list[int], float, bytes]]:
-    cv2.setNumThreads(1)
     out = []
     for index, label, rel in job.items:
         face = render_single(job.task, label, rng_for(job.seed, job.task, _IMAGE, index), job.size)
@@ -335,9 +333,7 @@ def _run_jobs(jobs: list[_Job], workers: int, progress: bool, total: int) -> lis
                 results.extend(_render_chunk(job))
                 bar.update(len(job.items))
         else:
-            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-            context = multiprocessing.get_context(method)
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            with process_pool(workers) as pool:
                 for job, done in zip(jobs, pool.map(_render_chunk, jobs), strict=True):
                     results.extend(done)
                     bar.update(len(job.items))

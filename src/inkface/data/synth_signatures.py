@@ -10,11 +10,10 @@ ink (:mod:`inkface.data.ink_render`). Every image's random stream derives from
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -26,6 +25,7 @@ from tqdm import tqdm
 from inkface.data import lognormal as kin
 from inkface.data.ink_render import InkStyle, binarise, render
 from inkface.errors import InkfaceError
+from inkface.utils.parallel import process_pool
 
 Layout = Literal["cedar", "bhsig260", "folder"]
 LAYOUTS = ("cedar", "bhsig260", "folder")
@@ -120,7 +120,6 @@ def _ink_style(habit: dict[str, float], rng: np.random.Generator, pressure: floa
 
 def _write_writer(job: _WriterJob) -> int:
     """Generate and write all samples of one writer; return the number of files."""
-    cv2.setNumThreads(1)
     t_rng = _rng(job.seed, job.writer, _TEMPLATE, 0)
     template = kin.make_template(t_rng)
     habit = _writer_ink(t_rng)
@@ -151,12 +150,6 @@ def _write_writer(job: _WriterJob) -> int:
                 raise OSError(f"{target}: OpenCV could not write the image")
             count += 1
     return count
-
-
-def _start_method() -> str:
-    """'fork' where available: unlike 'spawn' it needs no ``if __name__ == "__main__"``
-    guard in the caller's script; workers touch only NumPy and OpenCV (threads off)."""
-    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 def _validate(
@@ -242,8 +235,7 @@ def generate_signatures(
                 files += _write_writer(job)
                 bar.update(1)
         else:
-            context = multiprocessing.get_context(_start_method())
-            with ProcessPoolExecutor(n_workers, mp_context=context) as pool:
+            with process_pool(n_workers) as pool:
                 for done in as_completed([pool.submit(_write_writer, job) for job in jobs]):
                     files += done.result()
                     bar.update(1)

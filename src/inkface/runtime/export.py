@@ -156,7 +156,7 @@ def _add_int8(
         _say(progress, f"comparing int8 with fp32 on the {kind} images")
         report["set"] = kind
         report["comparison"] = compare_precisions(
-            fp32, tmp, meta, folder or Path(calibration), progress, max_calibration
+            fp32, tmp, meta, folder or Path(calibration), progress
         )
     size = target.stat().st_size
     report["size_ratio"] = round(size / max(result.onnx_bytes, 1), 4)

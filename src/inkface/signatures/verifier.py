@@ -82,9 +82,10 @@ def _name(image: ImageInput) -> str:
     return "<array>" if isinstance(image, np.ndarray) else str(image)
 
 
-def load_verifier(run_dir: str | Path) -> Verifier:
-    """The verifier saved in a run folder (weights loaded without unpickling code)."""
-    embedder = load_embedder(run_dir)
+def load_verifier(run_dir: str | Path, threads: int | None = None) -> Verifier:
+    """The verifier saved in a run folder: ONNX Runtime when ``model.onnx`` is there
+    (``inkface export``), PyTorch otherwise; weights are never unpickled."""
+    embedder = load_embedder(run_dir, threads=threads)
     if embedder.meta.task != "signature-verification":
         raise InkfaceError(f"{run_dir}: run is a {embedder.meta.task} model, not a verifier")
     return Verifier(embedder)

@@ -84,11 +84,13 @@ def draw_result(image: np.ndarray, result: FrameResult) -> np.ndarray:
         for text, fill in reversed(lines):
             (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
             top = max(th + base, y)
-            cv2.rectangle(canvas, (x1, top - th - base), (x1 + tw + 2, top), fill, -1)
+            # Keep the label inside the frame when the face is near its right edge.
+            left = max(0, min(x1, canvas.shape[1] - tw - 3))
+            cv2.rectangle(canvas, (left, top - th - base), (left + tw + 2, top), fill, -1)
             cv2.putText(
                 canvas,
                 text,
-                (x1 + 1, top - base),
+                (left + 1, top - base),
                 cv2.FONT_HERSHEY_SIMPLEX,
                 scale,
                 (255, 255, 255),

@@ -172,12 +172,9 @@ def _decode_all(
             results = map(_process_one, jobs)
             _collect(results, images, paths, bad, strict, bar)
         else:
-            pool = process_pool(n_workers)
-            try:
+            with process_pool(n_workers) as pool:
                 results = pool.map(_process_one, jobs, chunksize=16)
                 _collect(results, images, paths, bad, strict, bar)
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
     return images, bad
 
 

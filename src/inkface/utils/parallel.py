@@ -7,14 +7,20 @@ Workers are therefore *spawned* (a fresh interpreter) and run OpenCV single-thre
 so two workers on two cores do not oversubscribe them. The price is an interpreter
 start per worker (about a second), paid once per pool.
 
-Scripts that create a pool at import time must guard their entry point with
-``if __name__ == "__main__":``, as for any spawned multiprocessing.
+As with any spawned multiprocessing, a script that starts a pool must guard its entry
+point with ``if __name__ == "__main__":``; without it the workers die at start-up and
+:func:`process_pool` turns that into a one-line :class:`InkfaceError` saying so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from inkface.errors import InkfaceError
 
 
 def _init_worker() -> None:
@@ -23,10 +29,19 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
-def process_pool(workers: int) -> ProcessPoolExecutor:
+@contextlib.contextmanager
+def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """A pool of ``workers`` spawned processes with single-threaded OpenCV."""
-    return ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
     )
+    try:
+        with pool:
+            yield pool
+    except BrokenProcessPool:
+        raise InkfaceError(
+            "worker processes stopped while starting: call this from a script guarded by "
+            "`if __name__ == '__main__':`, or pass workers=1"
+        ) from None

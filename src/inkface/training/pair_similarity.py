@@ -16,6 +16,7 @@ import torch
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
+from inkface.data.augment_signatures import AffineRanges, distort
 from inkface.models.siamese_pixels import PixelSiamese
 from inkface.training.siamese import build_optimizer
 
@@ -39,19 +40,35 @@ def random_pairs(labels: np.ndarray, n_pairs: int, seed: int) -> np.ndarray:
 
 
 class ImagePairs(Dataset):
-    """Pairs of uint8 images (1, H, W) with a float 0/1 target."""
+    """Pairs of uint8 images (1, H, W) with a float 0/1 target.
 
-    def __init__(self, images: np.ndarray, pairs: np.ndarray) -> None:
-        self.images, self.pairs = images, pairs
+    With ``ranges`` each image of a pair is distorted (Keras-style, fixed per pair
+    index and side), so the network sees the augmented data the paper trained on.
+    """
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        pairs: np.ndarray,
+        ranges: AffineRanges | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.images, self.pairs, self.ranges, self.seed = images, pairs, ranges, seed
 
     def __len__(self) -> int:
         return len(self.pairs)
 
+    def _image(self, row: int, index: int, side: int) -> torch.Tensor:
+        image = self.images[row]
+        if self.ranges is not None:
+            image = distort(image, self.ranges, np.random.default_rng((self.seed, index, side)))
+        return torch.from_numpy(np.ascontiguousarray(image)).unsqueeze(0)
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         left, right, target = self.pairs[index]
         return (
-            torch.from_numpy(np.ascontiguousarray(self.images[left])).unsqueeze(0),
-            torch.from_numpy(np.ascontiguousarray(self.images[right])).unsqueeze(0),
+            self._image(left, index, 0),
+            self._image(right, index, 1),
             torch.tensor(float(target)),
         )
 

@@ -147,6 +147,27 @@ def test_gallery_bad_inputs_leave_it_unchanged(writers: Path, tmp_path: Path) ->
         open_gallery(foreign, embedder)
 
 
+def test_gallery_with_a_verification_tower(writers: Path, tmp_path: Path) -> None:
+    """DeepSign (any verification run) works as the identification backbone too."""
+    torch.manual_seed(0)
+    meta = RunMeta(
+        architecture="deepsign",
+        model_kwargs={},
+        input_size=(64, 80),
+        preprocessing={"style": "cedar"},
+        threshold=0.5,
+    )
+    save_run_model(tmp_path / "ds", get_model("deepsign"), meta)
+    embedder = load_embedder(tmp_path / "ds")
+    assert embedder.threshold_similarity == 0.5
+    with open_gallery(tmp_path / "g.db", embedder) as gallery:
+        for w in (1, 2):
+            gallery.enrol(f"w{w}", _images(writers, w)[:3])
+        result = gallery.identify(_images(writers, 1)[0], top_k=2)
+        assert result.candidates[0].writer == "w1" and result.candidates[0].distance < 1e-4
+        assert {c.writer for c in result.candidates} == {"w1", "w2"}
+
+
 def test_gallery_cli(writers: Path, tmp_path: Path, capsys) -> None:
     run = _siamese_run(tmp_path / "run")
     db = str(tmp_path / "g.db")
@@ -192,5 +213,8 @@ def test_identification_training_runs(writers: Path, tmp_path: Path) -> None:
         data, tmp_path / "snn", n_pairs=64, epochs=2, progress=False, accelerator="cpu"
     )
     assert len(snn["cmc_test"]) == 4 and snn["cmc_test"][-1] == 1.0
+    rates = snn["open_set_test"]["rates"]
+    assert snn["open_set_test"]["enrolled_writers"] == 3 and len(rates) == 4
+    assert all(0 <= r["dir"] <= 1 and r["achieved_far"] <= r["far"] + 1e-9 for r in rates)
     embedder = load_embedder(tmp_path / "snn")
     assert 0 < embedder.threshold_similarity < 1

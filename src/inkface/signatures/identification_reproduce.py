@@ -137,7 +137,7 @@ def reproduce_identification(
         )
         rows = [cnn, snn]
         figures.append(plot_cmc({r["model"]: r["cmc_test"] for r in rows}, out / "cmc.png"))
-        table = _table(rows, synthetic, with_paper=True)
+        table = _table(rows, synthetic, with_paper=True) + _open_set_lines(snn)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_open(out / "table.md", "w", encoding="utf-8") as handle:
         handle.write(table + "\n")
@@ -152,6 +152,22 @@ def reproduce_identification(
         {"Results": report_rows},
     )
     return IdentificationReproduction(name, rows, table, out, synthetic)
+
+
+def _open_set_lines(result: Mapping[str, Any]) -> str:
+    info = result.get("open_set_test") or {}
+    if "rates" not in info:
+        return ""
+    lines = [
+        "",
+        f"Open set, Siamese gallery ({info['enrolled_writers']} writers enrolled, "
+        f"{info['unknown_writers']} unknown): detection-and-identification rate",
+        "| FAR | achieved FAR | DIR |",
+        "|---|---|---|",
+    ]
+    for row in info["rates"]:
+        lines.append(f"| {row['far']:.2f} | {row['achieved_far']:.3f} | {row['dir']:.3f} |")
+    return "\n".join(lines)
 
 
 def _report_row(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
 from inkface.data.augment_signatures import TRAIN_RANGES
-from inkface.evaluation.identification import closed_set_metrics, cmc_curve
+from inkface.evaluation.identification import closed_set_metrics, cmc_curve, open_set_rates
 from inkface.evaluation.verification import accuracy_curve
 from inkface.runs import RunMeta, save_run_model
 from inkface.signatures.identification_data import AugmentedImages, IdentificationData
@@ -214,6 +214,7 @@ def train_siamese_identifier(
         "validation": closed_set_metrics(scores(val_images), val_labels),
         "test": closed_set_metrics(test_scores, data.labels[data.test]),
         "cmc_test": cmc_curve(test_scores, data.labels[data.test]).tolist(),
+        "open_set_test": open_set_evaluation(test_scores, data.labels[data.test]),
         "similarity_threshold": threshold,
         "history": history.series(),
     }
@@ -232,6 +233,27 @@ def train_siamese_identifier(
     )
     save_run_model(run_dir, net.tower, meta)
     return result
+
+
+def open_set_evaluation(
+    scores: np.ndarray, truth: np.ndarray, unknown_fraction: float = 0.25
+) -> dict[str, Any]:
+    """Open-set rates with the last quarter of the writers left out of the gallery.
+
+    Their probes are the non-mated searches that fix the alarm threshold at each
+    false-alarm rate. (The Siamese network saw those writers during training; a
+    gallery's writers need not be, which ``tests/test_identification.py`` shows.)
+    """
+    n_writers = scores.shape[1]
+    n_unknown = max(1, round(unknown_fraction * n_writers))
+    if n_writers - n_unknown < 2:
+        return {"error": "too few writers for an open-set split"}
+    enrolled = n_writers - n_unknown
+    mated = truth < enrolled
+    rows = open_set_rates(
+        scores[mated][:, :enrolled], truth[mated], scores[~mated][:, :enrolled].max(axis=1)
+    )
+    return {"enrolled_writers": enrolled, "unknown_writers": n_unknown, "rates": rows}
 
 
 @torch.no_grad()

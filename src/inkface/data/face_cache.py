@@ -30,11 +30,10 @@ from typing import Any
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from inkface.data.face_readers import FaceDataset, FaceSample
-from inkface.data.images import MAX_PIXELS
+from inkface.data.images import read_rgb
 from inkface.errors import ImageError, InkfaceError
 from inkface.faces.types import expand_box
 from inkface.utils.atomic import atomic_path, write_json
@@ -43,41 +42,6 @@ from inkface.utils.paths import default_cache_dir
 
 CACHE_FORMAT = 1
 _CHUNK = 32
-
-
-def read_rgb(path: str | Path) -> np.ndarray:
-    """Decode ``path`` as (H, W, 3) uint8 RGB; grey images are replicated, transparency is
-    composited onto white. Failures (missing, truncated, non-image, 16-bit, too large)
-    raise :class:`ImageError` naming the file, like :func:`inkface.data.images.read_grey`."""
-    path = Path(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                if img.width * img.height > MAX_PIXELS:
-                    raise ImageError(f"{path}: image is {img.width}x{img.height}, too large")
-                if img.mode not in ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "CMYK", "YCbCr"):
-                    raise ImageError(f"{path}: {img.mode} image is not supported (16/32-bit)")
-                img.load()
-                if img.mode in ("LA", "RGBA", "P", "PA"):
-                    rgba = img.convert("RGBA")
-                    img = Image.alpha_composite(Image.new("RGBA", img.size, "white"), rgba)
-                array = np.asarray(img.convert("RGB"), dtype=np.uint8)
-    except ImageError:
-        raise
-    except FileNotFoundError:
-        raise ImageError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise ImageError(f"{path}: is a folder, not an image") from None
-    except UnidentifiedImageError:
-        raise ImageError(f"{path}: not a readable image (unknown or corrupt format)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"{path}: image is too large (decompression bomb guard)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{path}: cannot decode image ({exc})") from None
-    if array.size == 0:
-        raise ImageError(f"{path}: image has no pixels")
-    return array
 
 
 @dataclass(frozen=True)

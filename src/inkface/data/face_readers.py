@@ -28,6 +28,7 @@ from typing import Literal
 import numpy as np
 
 from inkface.data.images import is_image_file
+from inkface.data.labels import MASK_CLASSES
 from inkface.errors import DatasetError
 
 Split = Literal["train", "val", "test"]
@@ -35,7 +36,7 @@ SPLITS: tuple[Split, ...] = ("train", "val", "test")
 SMILE_CLASSES = ("non_smile", "smile")
 AFFECTNET_CLASSES = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
 AFFECTNET_DROPPED = {8: "none", 9: "uncertain", 10: "no_face"}
-MASK_CLASSES = ("with_mask", "without_mask", "mask_weared_incorrect")
+
 _AFFECTNET_COLUMNS = 9
 _HAPPY_NAMES = ("happy", "happiness")
 _SPLIT_FOLDERS = {"train": "train", "training": "train", "val": "val", "valid": "val"}

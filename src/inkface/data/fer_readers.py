@@ -37,19 +37,10 @@ from inkface.data.face_readers import (
     problem,
     require_file,
 )
+from inkface.data.labels import FERPLUS_CLASSES
 from inkface.errors import DatasetError
 
 FER2013_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-FERPLUS_CLASSES = (
-    "neutral",
-    "happiness",
-    "surprise",
-    "sadness",
-    "anger",
-    "disgust",
-    "fear",
-    "contempt",
-)
 FERPLUS_COLUMNS = (*FERPLUS_CLASSES, "unknown", "NF")
 USAGE_SPLITS: dict[str, Split] = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
 FER_SIDE = 48

@@ -24,22 +24,13 @@ import numpy as np
 from tqdm import tqdm
 
 from inkface.data import face_render as fr
+from inkface.data.labels import FERPLUS_CLASSES, MASK_CLASSES
 from inkface.errors import InkfaceError
 from inkface.utils.atomic import atomic_open, write_json
 from inkface.utils.parallel import process_pool
 
 SMILE_CLASSES = ("0", "1")
-EXPRESSIONS = (
-    "neutral",
-    "happiness",
-    "surprise",
-    "sadness",
-    "anger",
-    "disgust",
-    "fear",
-    "contempt",
-)
-MASK_CLASSES = ("with_mask", "without_mask", "mask_weared_incorrect")
+EXPRESSIONS = FERPLUS_CLASSES
 TASK_CLASSES = {"smile": SMILE_CLASSES, "expression": EXPRESSIONS, "mask": MASK_CLASSES}
 # FER2013 has no contempt; a contemptuous sneer is closest to its 'Disgust' (1).
 FER2013_IDS = {

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from inkface.errors import InkfaceError
+from inkface.training.recipes import parse_recipe
 
 FACE_TASKS = ("smile", "expression", "mask")
 FaceDatasetName = Literal["genki", "celeba", "affectnet", "fer2013", "ferplus", "mask", "mask-voc"]
@@ -200,15 +201,4 @@ def load_face_recipe(name_or_path: str | Path) -> FaceRecipe:
                 f"(built-in: {', '.join(builtin_face_recipes())})"
             )
         text, origin = resource.read_text(encoding="utf-8"), f"recipe {name_or_path}"
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InkfaceError(f"{origin}: invalid YAML ({exc.__class__.__name__})") from None
-    if not isinstance(raw, dict):
-        raise InkfaceError(f"{origin}: a recipe must be a YAML mapping")
-    try:
-        return FaceRecipe.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise InkfaceError(f"{origin}: field {field}: {first['msg']}") from None
+    return parse_recipe(text, origin, FaceRecipe)

@@ -24,14 +24,14 @@ from collections import OrderedDict
 
 from torch import Tensor, nn
 
+from inkface.data.labels import MASK_CLASSES as MASK_CLASSES_3
 from inkface.errors import InkfaceError
 from inkface.models.mobilenetv2 import HEAD_CHANNELS, MOBILENETV2_INPUT_SIZE, MobileNetV2Features
 from inkface.models.pretrained import load_mobilenetv2_imagenet
 from inkface.models.registry import register_model
 from inkface.models.transfer import TransferClassifier, freeze_backbone
 
-MASK_CLASSES = ("with_mask", "without_mask")
-MASK_CLASSES_3 = ("with_mask", "without_mask", "mask_weared_incorrect")
+MASK_CLASSES = MASK_CLASSES_3[:2]
 
 
 class MaskMobileNetV2(TransferClassifier):

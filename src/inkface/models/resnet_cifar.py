@@ -32,21 +32,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from inkface.data.labels import FERPLUS_CLASSES
 from inkface.errors import InkfaceError
 from inkface.models.layers import GlobalAvgPool
 from inkface.models.registry import register_model
 from inkface.models.transfer import TransferClassifier
 
-FER_PLUS_CLASSES = (
-    "neutral",
-    "happiness",
-    "surprise",
-    "sadness",
-    "anger",
-    "disgust",
-    "fear",
-    "contempt",
-)
 CIFAR_INPUT_SIZE = (32, 32)
 FER_REFERENCE = "Wikanningrum et al., lightweight FER, Tables I-II; He et al., CVPR 2016, 4.2"
 Shortcut = Literal["A", "B"]
@@ -199,7 +190,7 @@ def _spec(name: str, n: int) -> dict[str, object]:
         kind="classifier",
         normalization="dataset_mean",
         num_classes=8,
-        class_names=FER_PLUS_CLASSES,
+        class_names=FERPLUS_CLASSES,
         paper_comparison=_table_ii(name),
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -126,6 +126,14 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
                 f"unknown recipe {name_or_path!r} (built-in: {', '.join(builtin_recipes())})"
             )
         text, origin = resource.read_text(encoding="utf-8"), f"recipe {name_or_path}"
+    return parse_recipe(text, origin, Recipe)
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def parse_recipe(text: str, origin: str, schema: type[ModelT]) -> ModelT:
+    """YAML text -> validated ``schema``; errors name ``origin`` and the first bad field."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -133,7 +141,7 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     if not isinstance(raw, dict):
         raise InkfaceError(f"{origin}: a recipe must be a YAML mapping")
     try:
-        return Recipe.model_validate(raw)
+        return schema.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "(top level)"

@@ -147,3 +147,15 @@ def test_box_helpers() -> None:
     assert np.array_equal(crop, image[30:70, 40:80])
     assert box_iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(1 / 3)
     assert box_iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
+
+
+def test_opencv_without_cascades_is_a_clear_error(monkeypatch) -> None:
+    """OpenCV 5 ships no Haar cascades: say so instead of an AttributeError."""
+    import cv2
+
+    from inkface.errors import InkfaceError
+    from inkface.faces import detectors
+
+    monkeypatch.delattr(cv2, "CascadeClassifier")
+    with pytest.raises(InkfaceError, match="opencv-python-headless<5"):
+        detectors.get_detector("haar")

@@ -48,14 +48,31 @@ class DetectorInfo:
     note: str
 
 
+NO_CASCADES = (
+    "OpenCV {version} ships no cascade classifiers (OpenCV 5 dropped the Haar/LBP "
+    "cascades): install opencv-python-headless<5 or choose another detector"
+)
+
+
+def haar_dir() -> Path:
+    """The Haar cascade folder shipped inside OpenCV 4.x (``cv2.data.haarcascades``)."""
+    folder = getattr(getattr(cv2, "data", None), "haarcascades", None)
+    if not folder or not hasattr(cv2, "CascadeClassifier"):
+        raise InkfaceError(NO_CASCADES.format(version=cv2.__version__))
+    return Path(folder)
+
+
 def _cascade_candidates() -> list[Path]:
     """Where an OpenCV install may keep its LBP face cascade."""
-    haar_dir = Path(cv2.data.haarcascades)
+    try:
+        haar = haar_dir()
+    except InkfaceError:
+        return []
     names = ("lbpcascade_frontalface_improved.xml", "lbpcascade_frontalface.xml")
     dirs = [
-        haar_dir,
-        haar_dir.parent / "lbpcascades",
-        haar_dir.parent.parent / "lbpcascades",
+        haar,
+        haar.parent / "lbpcascades",
+        haar.parent.parent / "lbpcascades",
         Path("/usr/share/opencv4/lbpcascades"),
         Path("/usr/share/opencv/lbpcascades"),
         Path("/usr/local/share/opencv4/lbpcascades"),
@@ -88,6 +105,8 @@ class CascadeDetector:
             raise InkfaceError(f"scale_factor: must be > 1, got {scale_factor}")
         if min_neighbors < 0:
             raise InkfaceError(f"min_neighbors: must be >= 0, got {min_neighbors}")
+        if not hasattr(cv2, "CascadeClassifier"):
+            raise InkfaceError(NO_CASCADES.format(version=cv2.__version__))
         self.name = name
         self.cascade_path = Path(cascade)
         self._cascade = cv2.CascadeClassifier(str(cascade))
@@ -132,7 +151,7 @@ class CascadeDetector:
 
 
 def _haar(**options: Any) -> FaceDetector:
-    path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+    path = haar_dir() / "haarcascade_frontalface_default.xml"
     return CascadeDetector("haar", path, **options)
 
 

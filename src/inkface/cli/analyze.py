@@ -15,7 +15,7 @@ TASKS = ("smile", "expression", "mask")
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "analyze", help="detect, classify and track faces in images, video, webcam or streams"
+        "analyze", help="detect, classify and track faces in images or video"
     )
     parser.add_argument("source", help="image, folder of images, video file, webcam index or URL")
     parser.add_argument("--task", choices=TASKS, default=None, help="head name of --run")

@@ -11,9 +11,7 @@ from inkface.errors import InkfaceError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "data", help="generate synthetic data, inspect datasets, cache images, count pairs"
-    )
+    parser = subparsers.add_parser("data", help="synthetic data, dataset info, image caches, pairs")
     commands = parser.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
 
     synth = commands.add_parser(

@@ -9,7 +9,7 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="end-to-end demo on generated data: signature verification, then the face pipeline",
+        help="end-to-end demo on generated signatures and faces",
     )
     parser.add_argument("--out", type=Path, default=Path("runs/demo"))
     parser.add_argument("--writers", type=int, default=60)

@@ -10,7 +10,7 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "export",
-        help="export a run to single-file ONNX (parity-checked), optionally static int8",
+        help="export a run to single-file ONNX, optionally int8",
     )
     parser.add_argument("--run", type=Path, required=True, help="trained run folder")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "gallery", help="signature identification gallery: enrol/remove/list/identify/verify"
+        "gallery", help="identification gallery: enrol, remove, list, identify"
     )
     commands = parser.add_subparsers(dest="gallery_command", metavar="SUBCOMMAND", required=True)
 

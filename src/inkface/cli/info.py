@@ -6,9 +6,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "info", help="print a model's layer table, parameters, MACs and saved size"
-    )
+    parser = subparsers.add_parser("info", help="a model's layer table, parameters, MACs and size")
     parser.add_argument("model", nargs="?", help="registered model name (omit to list them)")
     parser.set_defaults(func=run)
 

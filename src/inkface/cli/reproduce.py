@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from inkface.signatures.reproduce import EXPERIMENTS
 
     parser = subparsers.add_parser(
-        "reproduce", help="rerun a paper's experiment and print it next to the paper's numbers"
+        "reproduce", help="rerun a paper's experiment next to its numbers"
     )
     parser.add_argument(
         "experiment",

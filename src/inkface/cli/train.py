@@ -9,9 +9,7 @@ from inkface.errors import InkfaceError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "train", help="train a Siamese signature verifier from a recipe into a run folder"
-    )
+    parser = subparsers.add_parser("train", help="train a Siamese signature verifier from a recipe")
     parser.add_argument("--recipe", required=True, help="built-in recipe name or YAML file")
     parser.add_argument(
         "--root",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "train-face", help="train a smile, expression or mask classifier from a face recipe"
+        "train-face", help="train a smile, expression or mask classifier"
     )
     parser.add_argument("--recipe", required=True, help="built-in face recipe name or YAML file")
     parser.add_argument(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "train-id", help="train a writer-identification CNN or Siamese network (folder/writer)"
+        "train-id", help="train a writer-identification CNN or Siamese network"
     )
     parser.add_argument("--model", choices=("cnn", "siamese"), required=True)
     parser.add_argument("--root", type=Path, required=True, help="<root>/<writer>/*.png")

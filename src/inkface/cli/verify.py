@@ -9,7 +9,7 @@ from pathlib import Path
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "verify", help="compare a questioned signature with reference signatures (JSON)"
+        "verify", help="compare a questioned signature with references (JSON)"
     )
     parser.add_argument("--run", type=Path, required=True, help="trained run folder")
     parser.add_argument(

@@ -18,8 +18,6 @@ from inkface.data.face_readers import (
     read_affectnet,
     read_celeba,
     read_genki4k,
-    read_mask_folders,
-    read_mask_voc,
     smile_labels,
 )
 from inkface.data.fer_readers import (
@@ -29,6 +27,7 @@ from inkface.data.fer_readers import (
     read_fer2013,
     read_ferplus,
 )
+from inkface.data.mask_readers import read_mask_folders, read_mask_voc
 from inkface.data.source_domains import (
     read_casia_webface,
     read_cifar,

@@ -1,9 +1,11 @@
 """Readers for the smile, expression and face-mask datasets in their published layouts.
 
-Every reader returns a :class:`FaceDataset`: one :class:`FaceSample` per face (an image
-path or a row of in-memory pixels, a label, a split, and the face box where the dataset
-gives one). Readers only list; decoding, detection and cropping happen once, in
-:mod:`inkface.data.face_cache`. Layouts are those of ``/work/shared/DATASETS.md``.
+Face-mask layouts live in :mod:`inkface.data.mask_readers` and FER2013 / FER+ in
+:mod:`inkface.data.fer_readers`. Every reader returns a :class:`FaceDataset`: one
+:class:`FaceSample` per face (an image path or a row of in-memory pixels, a label, a
+split, and the face box where the dataset gives one). Readers only list; decoding,
+detection and cropping happen once, in :mod:`inkface.data.face_cache`. Layouts are
+those of ``shared/DATASETS.md``.
 
 Error policy (``strict``), as in :mod:`inkface.data.signature_readers`: a missing dataset
 folder or label file is always a :class:`~inkface.errors.DatasetError`; a malformed row
@@ -28,7 +30,6 @@ from typing import Literal
 import numpy as np
 
 from inkface.data.images import is_image_file
-from inkface.data.labels import MASK_CLASSES
 from inkface.errors import DatasetError
 
 Split = Literal["train", "val", "test"]
@@ -39,8 +40,8 @@ AFFECTNET_DROPPED = {8: "none", 9: "uncertain", 10: "no_face"}
 
 _AFFECTNET_COLUMNS = 9
 _HAPPY_NAMES = ("happy", "happiness")
-_SPLIT_FOLDERS = {"train": "train", "training": "train", "val": "val", "valid": "val"}
-_SPLIT_FOLDERS |= {"validation": "val", "test": "test", "testing": "test"}
+SPLIT_FOLDERS = {"train": "train", "training": "train", "val": "val", "valid": "val"}
+SPLIT_FOLDERS |= {"validation": "val", "test": "test", "testing": "test"}
 _CLASS_ALIASES = {"happiness": "happy", "sadness": "sad", "angry": "anger", "neutrality": "neutral"}
 _CLASS_ALIASES |= {"surprised": "surprise", "fearful": "fear", "disgusted": "disgust"}
 _CLASS_ALIASES |= {str(i): name for i, name in enumerate(AFFECTNET_CLASSES)}
@@ -140,14 +141,14 @@ def csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
         raise DatasetError(f"{path}: not a readable CSV file ({exc})") from None
 
 
-def _natural_key(path: Path) -> list[object]:
+def natural_key(path: Path) -> list[object]:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
 
 
 def image_files(folder: Path) -> list[Path]:
     """Image files directly in ``folder``, in natural order, hidden files ignored."""
     files = (p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    return sorted((p for p in files if is_image_file(p)), key=_natural_key)
+    return sorted((p for p in files if is_image_file(p)), key=natural_key)
 
 
 def assign_splits(
@@ -381,8 +382,8 @@ def read_class_folders(
     root = Path(root)
     require_dir(root, f"{name} root")
     folders = [p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")]
-    split_dirs = [p for p in folders if p.name.lower() in _SPLIT_FOLDERS]
-    tops = [(p, _SPLIT_FOLDERS[p.name.lower()]) for p in split_dirs] or [(root, None)]
+    split_dirs = [p for p in folders if p.name.lower() in SPLIT_FOLDERS]
+    tops = [(p, SPLIT_FOLDERS[p.name.lower()]) for p in split_dirs] or [(root, None)]
     samples, skipped = [], []
     for top, split in tops:
         for folder in sorted(p for p in top.iterdir() if p.is_dir() and not p.name.startswith(".")):
@@ -405,88 +406,6 @@ def read_class_folders(
     return FaceDataset(name, root, tuple(samples), tuple(class_names), skipped=tuple(skipped))
 
 
-def read_mask_folders(root: str | Path, strict: bool = True) -> FaceDataset:
-    """Kaggle face-mask class folders: ``with_mask/``, ``without_mask/`` and optionally
-    ``mask_weared_incorrect/`` (then 3 classes, else the report's 2)."""
-    root = Path(root)
-    three = (root / MASK_CLASSES[2]).is_dir() or any(
-        (root / s / MASK_CLASSES[2]).is_dir() for s in _SPLIT_FOLDERS
-    )
-    classes = MASK_CLASSES if three else MASK_CLASSES[:2]
-    return read_class_folders(root, "mask", classes, strict=strict)
-
-
-def read_mask_voc(root: str | Path, strict: bool = True) -> FaceDataset:
-    """Kaggle "Face Mask Detection" (Pascal VOC): ``images/*.png`` + ``annotations/*.xml``,
-    one sample per ``<object>`` with its ``<name>`` (3 classes) and ``<bndbox>``.
-
-    XML is parsed with :mod:`xml.etree.ElementTree` after refusing any document type or
-    entity declaration (no ``defusedxml`` dependency): annotations never need them, and
-    refusing them rules out entity-expansion attacks.
-    """
-    root = Path(root)
-    images, notes = root / "images", root / "annotations"
-    require_dir(images, "face-mask images")
-    require_dir(notes, "face-mask annotations")
-    samples, skipped = [], []
-    xml_files = sorted(
-        (p for p in notes.glob("*.xml") if not p.name.startswith(".")), key=_natural_key
-    )
-    for xml_file in xml_files:
-        try:
-            image, objects = _parse_voc(xml_file, images)
-        except DatasetError as exc:
-            problem(str(exc), strict, skipped)
-            continue
-        samples.extend(FaceSample(image, MASK_CLASSES.index(c), None, box) for c, box in objects)
-    if not samples:
-        raise DatasetError(f"{notes}: no annotated faces found (Pascal VOC layout)")
-    return FaceDataset(
-        "mask-voc",
-        root,
-        tuple(samples),
-        MASK_CLASSES,
-        sources=tuple(xml_files),
-        skipped=tuple(skipped),
-    )
-
-
-def _parse_voc(path: Path, images: Path) -> tuple[Path, list[tuple[str, tuple[int, ...]]]]:
-    import xml.etree.ElementTree as ET
-
-    raw = path.read_bytes()
-    if b"<!doctype" in raw.lower() or b"<!entity" in raw.lower():
-        raise DatasetError(f"{path}: XML with a DTD or entity declarations is refused")
-    try:
-        tree = ET.fromstring(raw)
-    except ET.ParseError as exc:
-        raise DatasetError(f"{path}: malformed XML ({exc})") from None
-    name = (tree.findtext("filename") or "").strip()
-    image = images / name if name else images / f"{path.stem}.png"
-    if not image.is_file():
-        image = images / f"{path.stem}.png"
-    if not image.is_file():
-        raise DatasetError(f"{path}: its image {name or path.stem + '.png'} not found in {images}")
-    objects = []
-    for k, obj in enumerate(tree.iter("object"), start=1):
-        label = (obj.findtext("name") or "").strip()
-        if label not in MASK_CLASSES:
-            raise DatasetError(
-                f"{path}: object {k} has class {label!r} (not one of {MASK_CLASSES})"
-            )
-        try:
-            box = tuple(
-                int(float(obj.findtext(f"bndbox/{t}") or ""))
-                for t in ("xmin", "ymin", "xmax", "ymax")
-            )
-        except ValueError:
-            raise DatasetError(f"{path}: object {k} has a missing or non-numeric bndbox") from None
-        if box[2] <= box[0] or box[3] <= box[1] or min(box) < 0:
-            raise DatasetError(f"{path}: object {k} has an empty box {box}")
-        objects.append((label, box))
-    return image, objects
-
-
 FACE_DATASETS = ("genki", "celeba", "affectnet", "fer2013", "ferplus", "mask", "mask-voc")
 
 
@@ -505,8 +424,8 @@ def load_face_dataset(
         from inkface.data.fer_readers import read_fer2013, read_ferplus
 
         return read_ferplus(root, strict=strict) if key == "ferplus" else read_fer2013(root, strict)
-    if key == "mask":
-        return read_mask_folders(root, strict=strict)
-    if key == "mask-voc":
-        return read_mask_voc(root, strict=strict)
+    if key in ("mask", "mask-voc"):
+        from inkface.data.mask_readers import read_mask_folders, read_mask_voc
+
+        return (read_mask_voc if key == "mask-voc" else read_mask_folders)(root, strict=strict)
     raise DatasetError(f"unknown face dataset {name!r} (choose from {', '.join(FACE_DATASETS)})")

@@ -10,23 +10,9 @@ Same options as ``inkface bench detectors``; a thin wrapper over :mod:`inkface.r
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from inkface.cli import bench
-from inkface.errors import InkfaceError
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench_detectors")
-    bench.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["bench", "detectors", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return int(args.func(args) or 0)
-    except InkfaceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
+from inkface.cli.main import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["bench", "detectors", *sys.argv[1:]]))

@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from inkface.faces.data import ArrayTensors, FaceData, FaceTensors, prepare_face_data
 from inkface.faces.recipes import FaceRecipe, StageConfig
-from inkface.training.callbacks import EpochHistory
+from inkface.training.callbacks import EpochHistory, restore_best
 from inkface.training.classifier import ClassifierModule
 from inkface.utils.atomic import atomic_path, write_json
 
@@ -123,10 +123,7 @@ def fit_stage(
         DataLoader(val_set, max(64, stage.batch_size), num_workers=workers),
         ckpt_path=str(last) if resume and last.is_file() else None,
     )
-    if checkpoint.best_model_path:
-        # Our own checkpoint, just written by this process: trusted to unpickle.
-        state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=False)
-        module.load_state_dict(state["state_dict"])
+    restore_best(module, checkpoint)
     model.cpu()
     with atomic_path(final, suffix=".pt") as tmp:
         torch.save(model.state_dict(), tmp)

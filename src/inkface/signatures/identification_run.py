@@ -31,7 +31,7 @@ from inkface.evaluation.identification import closed_set_metrics, cmc_curve, ope
 from inkface.evaluation.verification import accuracy_curve
 from inkface.runs import RunMeta, save_run_model
 from inkface.signatures.identification_data import AugmentedImages, IdentificationData
-from inkface.training.callbacks import EpochHistory
+from inkface.training.callbacks import EpochHistory, restore_best
 from inkface.training.classifier import ClassifierModule
 from inkface.training.pair_similarity import ImagePairs, PairSimilarityModule, random_pairs
 from inkface.utils.atomic import write_json
@@ -39,15 +39,21 @@ from inkface.utils.atomic import write_json
 SAMPLES_PER_WRITER = 2000  # the paper grows 88 samples to about 2,000 per writer
 
 
-def _trainer(
+def _fit_best(
+    module: L.LightningModule,
     run_dir: Path,
+    train_loader: DataLoader,
+    val_loader: DataLoader,
     epochs: int,
     progress: bool,
     accelerator: str,
-    history: EpochHistory,
-    checkpoint: ModelCheckpoint,
-) -> L.Trainer:
-    return L.Trainer(
+) -> EpochHistory:
+    """Fit, keeping the epoch with the best validation accuracy; returns the history."""
+    history = EpochHistory(run_dir / "history.json")
+    checkpoint = ModelCheckpoint(
+        run_dir / "checkpoints", "best", monitor="val_accuracy", mode="max"
+    )
+    trainer = L.Trainer(
         default_root_dir=run_dir,
         max_epochs=epochs,
         accelerator=accelerator,
@@ -59,14 +65,9 @@ def _trainer(
         deterministic="warn",
         num_sanity_val_steps=0,
     )
-
-
-def _best_state(checkpoint: ModelCheckpoint) -> dict[str, torch.Tensor] | None:
-    path = checkpoint.best_model_path
-    if not path:
-        return None
-    # Our own checkpoint, just written by this process: trusted to unpickle.
-    return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    trainer.fit(module, train_loader, val_loader)
+    restore_best(module, checkpoint)
+    return history
 
 
 def train_writer_cnn(
@@ -94,20 +95,16 @@ def train_writer_cnn(
         {"name": "adam", "lr": lr},
         class_names=data.writer_names,
     )
-    history = EpochHistory(run_dir / "history.json")
-    checkpoint = ModelCheckpoint(
-        run_dir / "checkpoints", "best", monitor="val_accuracy", mode="max"
-    )
-    trainer = _trainer(run_dir, epochs, progress, accelerator, history, checkpoint)
     generator = torch.Generator().manual_seed(seed)
-    trainer.fit(
+    history = _fit_best(
         module,
+        run_dir,
         DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=generator),
         DataLoader(val_set, batch_size=256),
+        epochs,
+        progress,
+        accelerator,
     )
-    state = _best_state(checkpoint)
-    if state is not None:
-        module.load_state_dict(state)
     model = module.model.cpu().eval()
     val_scores = _softmax_scores(model, data.images[data.val])
     test_scores = _softmax_scores(model, data.hard_test_images)
@@ -180,25 +177,22 @@ def train_siamese_identifier(
     val_images, val_labels = data.images[data.val], data.labels[data.val]
     module = PairSimilarityModule({"conv_features": conv_features}, {"name": "adam", "lr": lr})
     val_pairs = random_pairs(val_labels, max(200, n_pairs // 10), seed + 1)
-    history = EpochHistory(run_dir / "history.json")
-    checkpoint = ModelCheckpoint(
-        run_dir / "checkpoints", "best", monitor="val_accuracy", mode="max"
-    )
-    trainer = _trainer(run_dir, epochs, progress, accelerator, history, checkpoint)
     generator = torch.Generator().manual_seed(seed)
-    trainer.fit(
+    train_pairs = random_pairs(train_labels, n_pairs, seed)
+    history = _fit_best(
         module,
+        run_dir,
         DataLoader(
-            ImagePairs(train_images, random_pairs(train_labels, n_pairs, seed), TRAIN_RANGES, seed),
+            ImagePairs(train_images, train_pairs, TRAIN_RANGES, seed),
             batch_size=batch_size,
             shuffle=True,
             generator=generator,
         ),
         DataLoader(ImagePairs(val_images, val_pairs), batch_size=256),
+        epochs,
+        progress,
+        accelerator,
     )
-    state = _best_state(checkpoint)
-    if state is not None:
-        module.load_state_dict(state)
     net = module.net.cpu().eval()
     threshold = _similarity_threshold(net, val_images, val_pairs)
     gallery = embed_images(net.tower, train_images)

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 from inkface.utils.atomic import write_json
 
@@ -34,3 +36,17 @@ class EpochHistory(L.Callback):
     def series(self) -> dict[str, list[float]]:
         keys = sorted({k for row in self.rows for k in row if k != "epoch"})
         return {k: [row.get(k, float("nan")) for row in self.rows] for k in keys}
+
+
+def restore_best(module: L.LightningModule, checkpoint: ModelCheckpoint) -> bool:
+    """Load the best checkpoint's weights into ``module``; False when none was saved.
+
+    The file is a Lightning checkpoint this run just wrote, so it is trusted to unpickle
+    (inference never reads it: run folders keep a plain state dict in ``model.pt``).
+    """
+    path = checkpoint.best_model_path
+    if not path or not Path(path).is_file():
+        return False
+    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    module.load_state_dict(state)
+    return True

@@ -9,7 +9,6 @@ the test sets and write ``model.pt``, ``meta.json``, ``metrics.json``, figures a
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from inkface.data.signature_readers import load_signature_dataset
 from inkface.errors import InkfaceError
 from inkface.models import model_info
 from inkface.runs import RunMeta, save_run_model
-from inkface.training.callbacks import EpochHistory
+from inkface.training.callbacks import EpochHistory, restore_best
 from inkface.training.pair_batches import PairBatchDataset, WriterGroupedBatchSampler
 from inkface.training.recipes import Recipe
 from inkface.training.siamese import SiameseModule
@@ -168,11 +167,7 @@ def train_verifier(
     trainer.fit(
         module, train_loader, val_loader, ckpt_path=str(last) if resume and last.is_file() else None
     )
-    best = checkpoints.best_model_path
-    if best and os.path.isfile(best):
-        # Our own checkpoint, written moments ago by this process: trusted to unpickle.
-        state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
-        module.load_state_dict(state)
+    restore_best(module, checkpoints)
     tower = module.tower.cpu().eval()
     metrics = evaluate_verifier(
         tower,

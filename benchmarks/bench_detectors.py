@@ -5,7 +5,8 @@ unavailable with the reason).
 
     python benchmarks/bench_detectors.py --repeats 50
 
-Same options as ``inkface bench detectors``; a thin wrapper over :mod:`inkface.runtime.bench`.
+Same options as ``inkface bench detectors``; a thin wrapper
+over :mod:`inkface.faces.pipeline.bench`.
 """
 
 from __future__ import annotations

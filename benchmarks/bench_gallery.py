@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from inkface.models import get_model
-from inkface.runs import RunMeta, save_run_model
-from inkface.signatures.embedder import load_embedder
-from inkface.signatures.gallery import open_gallery
+from inkface.models.run import RunMeta, save_run_model
+from inkface.signatures.identification.gallery import open_gallery
+from inkface.signatures.verification.embedder import load_embedder
 
 
 def ink_images(n: int, rng: np.random.Generator) -> list[np.ndarray]:

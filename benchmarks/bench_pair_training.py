@@ -19,12 +19,12 @@ import time
 import numpy as np
 import torch
 
-from inkface.data.bank import ImageBank
-from inkface.data.pairs import WriterImages, make_pairs
 from inkface.models import model_info
+from inkface.signatures.data.bank import ImageBank
+from inkface.signatures.data.pairs import WriterImages, make_pairs
+from inkface.signatures.verification.module import SiameseModule
+from inkface.signatures.verification.pair_batches import PairBatchDataset, WriterGroupedBatchSampler
 from inkface.training.losses import contrastive_loss
-from inkface.training.pair_batches import PairBatchDataset, WriterGroupedBatchSampler
-from inkface.training.siamese import SiameseModule
 
 
 def time_steps(module, dataset, batches, warmup: int, steps: int, device: str) -> list[float]:

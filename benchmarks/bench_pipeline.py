@@ -5,7 +5,7 @@ measured side by side in one process, with the ratios.
     python benchmarks/bench_pipeline.py synthetic --threads 1
     python benchmarks/bench_pipeline.py some_video.mp4 --run runs/smile
 
-Same options as ``inkface bench pipeline``; a thin wrapper over :mod:`inkface.runtime.bench`.
+Same options as ``inkface bench pipeline``; a thin wrapper over :mod:`inkface.faces.pipeline.bench`.
 """
 
 from __future__ import annotations

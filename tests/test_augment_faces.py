@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from inkface.cli.faces_prep import register_data_commands
-from inkface.data.augment_faces import (
+from inkface.core.errors import InkfaceError
+from inkface.faces.data.augment import (
     PRESETS,
     balance_classes,
     get_preset,
@@ -20,7 +21,6 @@ from inkface.data.augment_faces import (
     render_augmentation_grid,
     smile_preset,
 )
-from inkface.errors import InkfaceError
 
 
 def _face(size: int = 64) -> np.ndarray:

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from inkface.errors import InkfaceError
-from inkface.faces.detectors import get_detector
-from inkface.runtime import bench
+from inkface.core.errors import InkfaceError
+from inkface.faces.detection.detectors import get_detector
+from inkface.faces.pipeline import bench
 
 
 @pytest.fixture(autouse=True)

@@ -10,12 +10,16 @@ import cv2
 import numpy as np
 import pytest
 
-from inkface.data.synth_faces import render_single, rng_for
-from inkface.errors import ImageError, InkfaceError
-from inkface.faces import Face, crop_face, expand_box, get_detector, list_detectors
-from inkface.faces.detector_backends import decode_ssd, decode_yunet
-from inkface.faces.detectors import FaceDetector, detection_recall
-from inkface.faces.types import box_iou, clip_box
+from inkface.core.errors import ImageError, InkfaceError
+from inkface.faces.detection.backends import decode_ssd, decode_yunet
+from inkface.faces.detection.detectors import (
+    FaceDetector,
+    detection_recall,
+    get_detector,
+    list_detectors,
+)
+from inkface.faces.synth.generator import render_single, rng_for
+from inkface.faces.types import Face, box_iou, clip_box, crop_face, expand_box
 
 MESSI = Path("/usr/share/doc/opencv-doc/examples/data/messi5.jpg")
 
@@ -153,8 +157,8 @@ def test_opencv_without_cascades_is_a_clear_error(monkeypatch) -> None:
     """OpenCV 5 ships no Haar cascades: say so instead of an AttributeError."""
     import cv2
 
-    from inkface.errors import InkfaceError
-    from inkface.faces import detectors
+    from inkface.core.errors import InkfaceError
+    from inkface.faces.detection import detectors
 
     monkeypatch.delattr(cv2, "CascadeClassifier")
     with pytest.raises(InkfaceError, match="opencv-python-headless<5"):

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from inkface.data import download
-from inkface.data.download import KNOWN_MODELS, RemoteFile, cached_path, fetch, fetch_model
-from inkface.errors import InkfaceError
+from inkface.core import download
+from inkface.core.download import KNOWN_MODELS, RemoteFile, cached_path, fetch, fetch_model
+from inkface.core.errors import InkfaceError
 
 PAYLOAD = bytes(range(256)) * 1000  # 256 kB, several read chunks
 

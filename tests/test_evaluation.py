@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
 from inkface.evaluation import (
     PairScores,
     accuracy_curve,

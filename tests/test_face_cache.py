@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 from inkface.cli.faces_prep import register_data_commands
-from inkface.data import face_cache
-from inkface.data.face_cache import load_face_crops, read_rgb
-from inkface.data.face_readers import FaceDataset, FaceSample, read_genki4k
-from inkface.data.fer_readers import read_ferplus
-from inkface.data.synth_faces import generate_faces
-from inkface.errors import ImageError
+from inkface.core.errors import ImageError
+from inkface.faces.data import crops as face_cache
+from inkface.faces.data.crops import load_face_crops, read_rgb
+from inkface.faces.data.fer import read_ferplus
+from inkface.faces.data.readers import FaceDataset, FaceSample, read_genki4k
+from inkface.faces.synth.generator import generate_faces
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from inkface.errors import InkfaceError
-from inkface.faces.evaluation import (
+from inkface.core.errors import InkfaceError
+from inkface.faces.classification.evaluate import (
     classification_metrics,
     ensemble_proba,
     format_classification_report,
@@ -18,8 +18,12 @@ from inkface.faces.evaluation import (
     ten_crops,
     trial_summary,
 )
-from inkface.faces.latency import format_latency_table, latency_table, measure_latency
-from inkface.faces.recipes import builtin_face_recipes, load_face_recipe
+from inkface.faces.classification.latency import (
+    format_latency_table,
+    latency_table,
+    measure_latency,
+)
+from inkface.faces.classification.recipe import builtin_face_recipes, load_face_recipe
 
 
 def test_classification_metrics_per_class_and_average_class_accuracy() -> None:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
 from inkface.models import describe_classifier, get_model, list_models, model_info
 from inkface.models.classifier_pretrained import (
     head_keys,

@@ -11,7 +11,16 @@ import cv2
 import numpy as np
 import pytest
 
-from inkface.data.face_readers import (
+from inkface.core.errors import DatasetError, ImageError
+from inkface.faces.data.fer import (
+    FERPLUS_CLASSES,
+    FERPLUS_COLUMNS,
+    ferplus_majority,
+    read_fer2013,
+    read_ferplus,
+)
+from inkface.faces.data.masks import read_mask_folders, read_mask_voc
+from inkface.faces.data.readers import (
     AFFECTNET_CLASSES,
     assign_splits,
     load_face_dataset,
@@ -20,22 +29,13 @@ from inkface.data.face_readers import (
     read_genki4k,
     smile_labels,
 )
-from inkface.data.fer_readers import (
-    FERPLUS_CLASSES,
-    FERPLUS_COLUMNS,
-    ferplus_majority,
-    read_fer2013,
-    read_ferplus,
-)
-from inkface.data.mask_readers import read_mask_folders, read_mask_voc
-from inkface.data.source_domains import (
+from inkface.faces.data.source_domains import (
     read_casia_webface,
     read_cifar,
     read_cinic10,
     read_imagenet32,
 )
-from inkface.data.synth_faces import EXPRESSIONS, generate_faces
-from inkface.errors import DatasetError, ImageError
+from inkface.faces.synth.generator import EXPRESSIONS, generate_faces
 
 
 def _jpg(path: Path, value: int = 128, size: int = 24) -> Path:

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from inkface.data.synth_faces import generate_faces
-from inkface.errors import InkfaceError
-from inkface.faces.classifier import load_face_classifier
-from inkface.faces.quick import quick_recipe, write_synthetic_cifar10
-from inkface.faces.recipes import FaceRecipe, load_face_recipe
-from inkface.faces.training import train_face_classifier
+from inkface.core.errors import InkfaceError
+from inkface.faces.classification.classifier import load_face_classifier
+from inkface.faces.classification.quick import quick_recipe, write_synthetic_cifar10
+from inkface.faces.classification.recipe import FaceRecipe, load_face_recipe
+from inkface.faces.classification.train import train_face_classifier
+from inkface.faces.synth.generator import generate_faces
 from inkface.training.classifier import ClassifierModule
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from inkface.cli.main import main
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
 from inkface.evaluation.identification import (
     closed_set_metrics,
     cmc_curve,
@@ -19,10 +19,10 @@ from inkface.evaluation.identification import (
     true_ranks,
 )
 from inkface.models import get_model
+from inkface.models.run import RunMeta, save_run_model
 from inkface.models.siamese_pixels import PixelSiamese
-from inkface.runs import RunMeta, save_run_model
-from inkface.signatures.embedder import load_embedder
-from inkface.signatures.gallery import open_gallery
+from inkface.signatures.identification.gallery import open_gallery
+from inkface.signatures.verification.embedder import load_embedder
 
 
 @pytest.mark.parametrize("depth", [2, 3, 4, 5])
@@ -84,7 +84,7 @@ def _siamese_run(folder: Path, seed: int = 0) -> Path:
 
 @pytest.fixture(scope="module")
 def writers(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from inkface.data.synth_signatures import generate_signatures
+    from inkface.signatures.synth.generator import generate_signatures
 
     root = tmp_path_factory.mktemp("ids")
     generate_signatures(
@@ -187,8 +187,8 @@ def test_gallery_cli(writers: Path, tmp_path: Path, capsys) -> None:
 
 @pytest.mark.slow
 def test_identification_training_runs(writers: Path, tmp_path: Path) -> None:
-    from inkface.signatures.identification_data import prepare_identification_data
-    from inkface.signatures.identification_run import train_siamese_identifier, train_writer_cnn
+    from inkface.signatures.identification.data import prepare_identification_data
+    from inkface.signatures.identification.train import train_siamese_identifier, train_writer_cnn
 
     data = prepare_identification_data(writers, cache_dir=tmp_path / "cache", progress=False)
     assert data.n_writers == 4 and len(data.hard_test_images) == len(data.test)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
 from inkface.models import describe_model, format_summary, get_model, model_info, summarize
 
 # (layer, output shape (H, W, C)) exactly as printed in the paper.

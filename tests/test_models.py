@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
 from inkface.models import get_model, list_models, model_info, register_model
 from inkface.models.layers import Dense
 from inkface.models.mobilenetv2 import MobileNetV2Features

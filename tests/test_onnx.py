@@ -12,15 +12,15 @@ import pytest
 import torch
 
 from inkface.cli import export as export_cli
-from inkface.errors import InkfaceError
-from inkface.faces.classifier import init_untrained_classifier, load_face_classifier
+from inkface.core.errors import InkfaceError
+from inkface.faces.classification.classifier import init_untrained_classifier, load_face_classifier
 from inkface.models import get_model, model_info
-from inkface.runs import RunMeta, load_run_model, save_run_model
+from inkface.models.run import RunMeta, load_run_model, save_run_model
 from inkface.runtime.backends import load_backend
 from inkface.runtime.export import export_onnx
 from inkface.runtime.onnx_session import OnnxBackend
-from inkface.signatures.embedder import load_embedder
-from inkface.signatures.verifier import load_verifier
+from inkface.signatures.verification.embedder import load_embedder
+from inkface.signatures.verification.verifier import load_verifier
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -44,7 +44,7 @@ def _signature_run(folder: Path, architecture: str, task: str, seed: int = 0) ->
 
 @pytest.fixture(scope="module")
 def signatures(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from inkface.data.synth_signatures import generate_signatures
+    from inkface.signatures.synth.generator import generate_signatures
 
     root = tmp_path_factory.mktemp("cedar")
     # workers=1: no fork after this process has used OpenCV's thread pool (see the report)
@@ -55,7 +55,7 @@ def signatures(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def faces(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """GENKI-layout smile faces plus the same images sorted into class folders."""
-    from inkface.data.synth_faces import generate_faces
+    from inkface.faces.synth.generator import generate_faces
 
     root = tmp_path_factory.mktemp("faces")
     generate_faces(root / "genki", "smile", 24, seed=2, workers=1, progress=False)

@@ -10,10 +10,17 @@ import pytest
 from layouts import write_bhsig, write_cedar
 
 from inkface.cli.main import main
-from inkface.data.experiments import plan_pairs
-from inkface.data.pairs import GENUINE, RANDOM, SKILLED, WriterImages, make_pairs, split_writers
-from inkface.data.signature_readers import read_bhsig260, read_cedar
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
+from inkface.signatures.data.pairs import (
+    GENUINE,
+    RANDOM,
+    SKILLED,
+    WriterImages,
+    make_pairs,
+    split_writers,
+)
+from inkface.signatures.data.plans import plan_pairs
+from inkface.signatures.data.readers import read_bhsig260, read_cedar
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,12 @@ import pytest
 import torch
 
 from inkface.cli import main as cli_main
-from inkface.data.synth_faces import generate_faces
-from inkface.errors import InkfaceError
-from inkface.faces.classifier import init_untrained_classifier, load_face_classifier
-from inkface.faces.pipeline import analyze
-from inkface.faces.sinks import class_color, draw_result, gui_support, label_text
-from inkface.faces.sources import FolderSource, ImageSource, open_source
+from inkface.core.errors import InkfaceError
+from inkface.faces.classification.classifier import init_untrained_classifier, load_face_classifier
+from inkface.faces.pipeline.analyze import analyze
+from inkface.faces.pipeline.sinks import class_color, draw_result, gui_support, label_text
+from inkface.faces.pipeline.sources import FolderSource, ImageSource, open_source
+from inkface.faces.synth.generator import generate_faces
 
 FRAMES = 8
 STAGES = {"read", "detect", "classify", "track", "draw", "total"}
@@ -178,8 +178,8 @@ def test_failed_run_leaves_no_files(data: dict[str, Path], tmp_path: Path) -> No
 
 
 def test_draw_result_marks_faces(data: dict[str, Path]) -> None:
-    from inkface.faces.detectors import get_detector
-    from inkface.faces.pipeline import FacePipeline
+    from inkface.faces.detection.detectors import get_detector
+    from inkface.faces.pipeline.analyze import FacePipeline
 
     image = cv2.imread(str(data["scenes"] / "frame_0001.jpg"))
     pipe = FacePipeline(get_detector("haar"), {"smile": load_face_classifier(data["smile"])})

@@ -10,15 +10,15 @@ import pytest
 from layouts import write_bhsig, write_cedar
 from PIL import Image
 
-from inkface.data.cache import load_preprocessed
-from inkface.data.signature_readers import read_bhsig260, read_cedar
-from inkface.errors import ImageError, InkfaceError
-from inkface.signatures.preprocess import (
+from inkface.core.errors import ImageError, InkfaceError
+from inkface.signatures.data.cache import load_preprocessed
+from inkface.signatures.data.preprocess import (
     INPUT_SIZES,
     cedar_clean,
     preprocess_signature,
     resolve_size,
 )
+from inkface.signatures.data.readers import read_bhsig260, read_cedar
 
 
 def test_input_sizes_match_the_papers() -> None:

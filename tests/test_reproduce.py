@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from inkface.signatures.reproduce import TABLE7, format_table, reproduce
+from inkface.papers.deepsign import TABLE7, format_table, reproduce
 
 
 def test_table_layout_pairs_ours_with_the_paper() -> None:

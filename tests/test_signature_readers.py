@@ -10,14 +10,14 @@ import pytest
 from layouts import write_bhsig, write_cedar, write_folder
 from PIL import Image
 
-from inkface.data.images import read_grey
-from inkface.data.signature_readers import (
+from inkface.core.errors import DatasetError, ImageError
+from inkface.core.images import read_grey
+from inkface.signatures.data.readers import (
     load_signature_dataset,
     read_bhsig260,
     read_cedar,
     read_folder_per_writer,
 )
-from inkface.errors import DatasetError, ImageError
 
 
 def test_cedar_lists_writers_in_natural_order(tmp_path: Path) -> None:

@@ -13,7 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
-from inkface.data.synth_faces import (
+from inkface.core.errors import InkfaceError
+from inkface.faces.detection.detectors import detection_recall, get_detector
+from inkface.faces.synth.generator import (
     EXPRESSIONS,
     FER2013_IDS,
     FERPLUS_COLUMNS,
@@ -22,9 +24,6 @@ from inkface.data.synth_faces import (
     render_single,
     rng_for,
 )
-from inkface.errors import InkfaceError
-from inkface.faces import get_detector
-from inkface.faces.detectors import detection_recall
 
 
 def _files(root: Path) -> set[str]:
@@ -172,7 +171,7 @@ def test_scenes_and_video_ground_truth(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("task,classes", [("smile", 2), ("expression", 8), ("mask", 3)])
 def test_haar_finds_most_synthetic_faces(task: str, classes: int) -> None:
-    from inkface.data.synth_faces import TASK_CLASSES
+    from inkface.faces.synth.generator import TASK_CLASSES
 
     labels = TASK_CLASSES[task]
     faces = [

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from inkface.data.synth_signatures import GenerationSummary, generate_signatures
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
+from inkface.signatures.synth.generator import GenerationSummary, generate_signatures
 
 W, G, F = 3, 4, 3
 

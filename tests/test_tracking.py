@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inkface.errors import InkfaceError
-from inkface.faces.tracking import IoUTracker, iou_matrix, match_boxes, smooth_probs
+from inkface.core.errors import InkfaceError
+from inkface.faces.pipeline.tracking import IoUTracker, iou_matrix, match_boxes, smooth_probs
 
 
 def _ids(tracks) -> list[int]:

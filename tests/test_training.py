@@ -10,13 +10,13 @@ import pytest
 import torch
 from layouts import write_cedar
 
-from inkface.data.bank import ImageBank
-from inkface.data.pairs import WriterImages, make_pairs
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
+from inkface.core.recipe import builtin_recipes, load_recipe
+from inkface.signatures.data.bank import ImageBank
+from inkface.signatures.data.pairs import WriterImages, make_pairs
+from inkface.signatures.verification.module import SiameseModule
+from inkface.signatures.verification.pair_batches import PairBatchDataset, WriterGroupedBatchSampler
 from inkface.training.losses import contrastive_loss, pair_distances
-from inkface.training.pair_batches import PairBatchDataset, WriterGroupedBatchSampler
-from inkface.training.recipes import builtin_recipes, load_recipe
-from inkface.training.siamese import SiameseModule
 
 
 def test_contrastive_loss_pulls_genuine_and_pushes_forgeries() -> None:
@@ -133,8 +133,8 @@ def tiny_recipe(tmp_path: Path, epochs: int = 2):
 
 @pytest.mark.slow
 def test_train_evaluate_verify_end_to_end(tmp_path: Path, capsys) -> None:
-    from inkface.signatures.verifier import load_verifier
-    from inkface.training.verification_run import train_verifier
+    from inkface.signatures.verification.train import train_verifier
+    from inkface.signatures.verification.verifier import load_verifier
 
     recipe = tiny_recipe(tmp_path)
     run = train_verifier(recipe, tmp_path / "run", cache_dir=tmp_path / "cache", progress=False)

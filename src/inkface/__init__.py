@@ -9,27 +9,27 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__version__ = "0.1.0"
+from inkface.core.version import __version__
 
 _LAZY = {
-    "InkfaceError": "inkface.errors",
-    "DatasetError": "inkface.errors",
-    "ImageError": "inkface.errors",
-    "load_signature_dataset": "inkface.data.signature_readers",
-    "read_cedar": "inkface.data.signature_readers",
-    "read_bhsig260": "inkface.data.signature_readers",
-    "read_folder_per_writer": "inkface.data.signature_readers",
-    "generate_signatures": "inkface.data.synth_signatures",
-    "preprocess_signature": "inkface.signatures.preprocess",
-    "load_preprocessed": "inkface.data.cache",
-    "split_writers": "inkface.data.pairs",
-    "make_pairs": "inkface.data.pairs",
-    "plan_pairs": "inkface.data.experiments",
-    "load_recipe": "inkface.training.recipes",
-    "train_verifier": "inkface.training.verification_run",
-    "load_verifier": "inkface.signatures.verifier",
-    "load_embedder": "inkface.signatures.embedder",
-    "open_gallery": "inkface.signatures.gallery",
+    "InkfaceError": "inkface.core.errors",
+    "DatasetError": "inkface.core.errors",
+    "ImageError": "inkface.core.errors",
+    "load_signature_dataset": "inkface.signatures.data.readers",
+    "read_cedar": "inkface.signatures.data.readers",
+    "read_bhsig260": "inkface.signatures.data.readers",
+    "read_folder_per_writer": "inkface.signatures.data.readers",
+    "generate_signatures": "inkface.signatures.synth.generator",
+    "preprocess_signature": "inkface.signatures.data.preprocess",
+    "load_preprocessed": "inkface.signatures.data.cache",
+    "split_writers": "inkface.signatures.data.pairs",
+    "make_pairs": "inkface.signatures.data.pairs",
+    "plan_pairs": "inkface.signatures.data.plans",
+    "load_recipe": "inkface.core.recipe",
+    "train_verifier": "inkface.signatures.verification.train",
+    "load_verifier": "inkface.signatures.verification.verifier",
+    "load_embedder": "inkface.signatures.verification.embedder",
+    "open_gallery": "inkface.signatures.identification.gallery",
 }
 
 __all__ = ["__version__", *_LAZY]

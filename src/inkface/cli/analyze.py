@@ -8,7 +8,7 @@ import argparse
 import json
 from pathlib import Path
 
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
 
 TASKS = ("smile", "expression", "mask")
 
@@ -64,14 +64,14 @@ def parse_heads(task: str | None, run: Path | None, extra: list[str]) -> dict[st
 
 
 def _head_name(run: Path) -> str:
-    from inkface.runs import read_meta
+    from inkface.models.run import read_meta
 
     meta = read_meta(run)
     return str((meta.extra or {}).get("head") or meta.architecture)
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from inkface.faces.pipeline import analyze
+    from inkface.faces.pipeline.analyze import analyze
 
     if args.out is None and args.jsonl is None and not args.show:
         print("note: no --out, --jsonl or --show; printing the summary only")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,7 +41,7 @@ def _names(text: str | None) -> list[str]:
 
 
 def _detectors(args: argparse.Namespace) -> int:
-    from inkface.runtime import bench
+    from inkface.faces.pipeline import bench
 
     for name, value, least in (("--size", args.size, 32), ("--repeats", args.repeats, 1)):
         if value < least:
@@ -57,7 +57,7 @@ def _detectors(args: argparse.Namespace) -> int:
 
 
 def _pipeline(args: argparse.Namespace) -> int:
-    from inkface.runtime import bench
+    from inkface.faces.pipeline import bench
 
     try:
         faces = [int(n) for n in _names(args.faces)]

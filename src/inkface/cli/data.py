@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -69,7 +69,7 @@ def _dataset_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from inkface.data.synth_signatures import generate_signatures
+    from inkface.signatures.synth.generator import generate_signatures
 
     summary = generate_signatures(
         args.out,
@@ -94,7 +94,7 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _load(name: str, root: Path, skip_bad: bool):
-    from inkface.data.signature_readers import load_signature_dataset
+    from inkface.signatures.data.readers import load_signature_dataset
 
     return load_signature_dataset(name, root, strict=not skip_bad)
 
@@ -106,7 +106,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _cache(args: argparse.Namespace) -> int:
-    from inkface.data.cache import load_preprocessed
+    from inkface.signatures.data.cache import load_preprocessed
 
     dataset = _load(args.dataset, args.root, args.skip_bad)
     start = time.perf_counter()
@@ -129,7 +129,7 @@ def _cache(args: argparse.Namespace) -> int:
 
 
 def _pairs(args: argparse.Namespace) -> int:
-    from inkface.data.experiments import plan_pairs
+    from inkface.signatures.data.plans import plan_pairs
 
     if len(args.dataset) != len(args.root):
         raise InkfaceError("give one --root per --dataset")

@@ -28,8 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from inkface.cli.main import quiet_lightning
 
     quiet_lightning()
-    from inkface.demo import run_demo
     from inkface.faces.demo import run_face_demo
+    from inkface.signatures.demo import run_demo
 
     if args.part in ("all", "signatures"):
         print("== signatures: DeepSign verification ==")

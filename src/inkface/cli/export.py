@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inkface.errors import InkfaceError
+    from inkface.core.errors import InkfaceError
     from inkface.runtime.export import export_onnx
 
     if (args.calibration is not None or args.validation is not None) and not args.int8:

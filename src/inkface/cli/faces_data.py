@@ -27,7 +27,7 @@ def register_data_commands(data_subparsers: argparse._SubParsersAction) -> None:
 
 
 def _synth_faces(args: argparse.Namespace) -> int:
-    from inkface.data.synth_faces import generate_faces
+    from inkface.faces.synth.generator import generate_faces
 
     summary = generate_faces(
         args.out,

@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from inkface.data.face_readers import FACE_DATASETS
+from inkface.faces.data.readers import FACE_DATASETS
 
 _PRESET_CHOICES = ("smile", "smile-before", "smile-after", "fer", "mask")
 
@@ -55,7 +55,7 @@ def _dataset_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace):
-    from inkface.data.face_readers import load_face_dataset
+    from inkface.faces.data.readers import load_face_dataset
 
     return load_face_dataset(args.dataset, args.root, strict=not args.skip_bad, seed=args.seed)
 
@@ -66,7 +66,7 @@ def _face_info(args: argparse.Namespace) -> int:
 
 
 def _face_crops(args: argparse.Namespace) -> int:
-    from inkface.data.face_cache import load_face_crops
+    from inkface.faces.data.crops import load_face_crops
 
     crops = load_face_crops(
         _load(args),
@@ -84,7 +84,7 @@ def _face_crops(args: argparse.Namespace) -> int:
 
 
 def _augment_grid(args: argparse.Namespace) -> int:
-    from inkface.data.augment_faces import render_augmentation_grid
+    from inkface.faces.data.augment import render_augmentation_grid
 
     path = render_augmentation_grid(args.image, args.preset, args.out, n=args.n, seed=args.seed)
     print(json.dumps({"grid": str(path), "preset": args.preset, "n": args.n, "seed": args.seed}))

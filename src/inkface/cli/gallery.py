@@ -48,8 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _open(args: argparse.Namespace, create: bool = False):
-    from inkface.signatures.embedder import load_embedder
-    from inkface.signatures.gallery import open_gallery
+    from inkface.signatures.identification.gallery import open_gallery
+    from inkface.signatures.verification.embedder import load_embedder
 
     return open_gallery(args.gallery, load_embedder(args.run), create=create)
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from importlib import import_module
 
 from inkface import __version__
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
 
 # Command modules, in the order ``inkface --help`` lists them.
 COMMAND_MODULES = (

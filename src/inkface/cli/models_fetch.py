@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from inkface.data.download import fetch_model
+    from inkface.core.download import fetch_model
 
     for path in fetch_model(args.name, dest_dir=args.dest, timeout=args.timeout):
         print(path)
@@ -28,7 +28,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from inkface.data.download import KNOWN_MODELS, cache_dir, model_status
+    from inkface.core.download import KNOWN_MODELS, cache_dir, model_status
 
     report = {"cache": str(cache_dir()), "models": {}}
     for name in KNOWN_MODELS:

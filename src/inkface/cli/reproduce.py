@@ -9,9 +9,9 @@ from inkface.cli.train import parse_roots
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from inkface.faces.reproduce import FACE_EXPERIMENTS
-    from inkface.signatures.identification_reproduce import IDENTIFICATION_EXPERIMENTS
-    from inkface.signatures.reproduce import EXPERIMENTS
+    from inkface.papers.deepsign import EXPERIMENTS
+    from inkface.papers.faces import FACE_EXPERIMENTS
+    from inkface.papers.signature_identification import IDENTIFICATION_EXPERIMENTS
 
     parser = subparsers.add_parser(
         "reproduce", help="rerun a paper's experiment next to its numbers"
@@ -50,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
     from inkface.cli.main import quiet_lightning
 
     quiet_lightning()
-    from inkface.signatures.identification_reproduce import IDENTIFICATION_EXPERIMENTS
-    from inkface.signatures.reproduce import reproduce
+    from inkface.papers.deepsign import reproduce
+    from inkface.papers.signature_identification import IDENTIFICATION_EXPERIMENTS
 
     roots = parse_roots(args.root)
     if args.experiment.startswith(("smile-", "fer-", "mask-")):
@@ -74,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _identification(args: argparse.Namespace, roots: dict[str, str]) -> int:
-    from inkface.errors import InkfaceError
-    from inkface.signatures.identification_reproduce import reproduce_identification
+    from inkface.core.errors import InkfaceError
+    from inkface.papers.signature_identification import reproduce_identification
 
     unknown = set(roots) - {"folder"}
     if unknown:
@@ -97,7 +97,7 @@ def _identification(args: argparse.Namespace, roots: dict[str, str]) -> int:
 
 
 def _faces(args: argparse.Namespace, roots: dict[str, str]) -> int:
-    from inkface.faces.reproduce import reproduce_faces
+    from inkface.papers.faces import reproduce_faces
 
     if not roots:
         print("no dataset roots given: running small on generated faces (synthetic dry run)")

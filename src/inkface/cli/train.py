@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
     from inkface.cli.main import quiet_lightning
 
     quiet_lightning()
-    from inkface.training.recipes import load_recipe
-    from inkface.training.verification_run import train_verifier
+    from inkface.core.recipe import load_recipe
+    from inkface.signatures.verification.train import train_verifier
 
     recipe = load_recipe(args.recipe).with_roots(parse_roots(args.root))
     overrides = {}

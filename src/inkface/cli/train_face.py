@@ -36,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
 
     quiet_lightning()
     from inkface.cli.train import parse_roots
-    from inkface.faces.recipes import load_face_recipe
-    from inkface.faces.training import train_face_classifier
+    from inkface.faces.classification.recipe import load_face_recipe
+    from inkface.faces.classification.train import train_face_classifier
 
     recipe = load_face_recipe(args.recipe).with_roots(parse_roots(args.root))
     if args.weights is not None:

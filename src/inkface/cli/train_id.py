@@ -27,8 +27,8 @@ def run(args: argparse.Namespace) -> int:
     from inkface.cli.main import quiet_lightning
 
     quiet_lightning()
-    from inkface.signatures.identification_data import prepare_identification_data
-    from inkface.signatures.identification_run import train_siamese_identifier, train_writer_cnn
+    from inkface.signatures.identification.data import prepare_identification_data
+    from inkface.signatures.identification.train import train_siamese_identifier, train_writer_cnn
 
     data = prepare_identification_data(
         args.root, seed=args.seed, cache_dir=args.cache_dir, progress=not args.quiet

@@ -24,8 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inkface.errors import InkfaceError
-    from inkface.signatures.verifier import load_verifier
+    from inkface.core.errors import InkfaceError
+    from inkface.signatures.verification.verifier import load_verifier
 
     if len(args.images) < 2:
         raise InkfaceError("give at least one reference image and the questioned image")

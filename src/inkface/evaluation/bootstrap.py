@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
 from inkface.evaluation.verification import (
     COUNT_METRICS,
     RANK_METRICS,

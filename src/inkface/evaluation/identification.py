@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
 
 
 def true_ranks(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
 from inkface.evaluation.plots import _new_figure, _save
 
 

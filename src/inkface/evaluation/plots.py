@@ -18,7 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from scipy.special import ndtri
 
-from inkface.errors import InkfaceError
+from inkface.core.atomic import atomic_path
+from inkface.core.errors import InkfaceError
 from inkface.evaluation.verification import (
     GENUINE,
     KIND_NAMES,
@@ -30,7 +31,6 @@ from inkface.evaluation.verification import (
     equal_error_rate,
     roc_curve,
 )
-from inkface.utils.atomic import atomic_path
 
 _KIND_COLOURS = {GENUINE: "tab:green", SKILLED: "tab:red", RANDOM: "tab:blue"}
 _DET_TICKS = (0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99, 0.999)

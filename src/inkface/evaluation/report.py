@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from inkface.errors import InkfaceError
-from inkface.utils.atomic import atomic_open
+from inkface.core.atomic import atomic_open
+from inkface.core.errors import InkfaceError
 
 FigureSpec = str | os.PathLike[str] | tuple[str | os.PathLike[str], str]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
 
 GENUINE, SKILLED, RANDOM = 0, 1, 2
 KIND_NAMES = {GENUINE: "genuine", SKILLED: "skilled", RANDOM: "random"}

@@ -25,7 +25,7 @@ class FaceDemoResult:
 
 
 def _demo_recipe(data: Path, epochs: int) -> Any:
-    from inkface.faces.recipes import FaceRecipe
+    from inkface.faces.classification.recipe import FaceRecipe
 
     return FaceRecipe.model_validate(
         {
@@ -63,8 +63,8 @@ def run_face_demo(
     progress: bool = True,
 ) -> FaceDemoResult:
     """Generate, train, save, analyse a video; prints where everything is."""
-    from inkface.data.synth_faces import generate_faces
-    from inkface.faces.training import train_face_classifier
+    from inkface.faces.classification.train import train_face_classifier
+    from inkface.faces.synth.generator import generate_faces
 
     start = time.perf_counter()
     out = Path(out_dir)
@@ -88,11 +88,11 @@ def run_face_demo(
     accuracy = float(next(iter(run.metrics["tests"].values()))["accuracy"])
     print(f"  held-out accuracy {accuracy:.3f}; report: {run.run_dir / 'report.html'}")
     video_out = jsonl_out = None
-    pipeline = importlib.util.find_spec("inkface.faces.pipeline")
-    module = importlib.import_module("inkface.faces.pipeline") if pipeline else None
+    pipeline = importlib.util.find_spec("inkface.faces.pipeline.analyze")
+    module = importlib.import_module("inkface.faces.pipeline.analyze") if pipeline else None
     videos = sorted((scenes / "scenes").glob("*.mp4")) + sorted((scenes / "scenes").glob("*.avi"))
     if module is None or not hasattr(module, "analyze"):
-        print("[3/3] skipped: inkface.faces.pipeline.analyze is not available yet")
+        print("[3/3] skipped: inkface.faces.pipeline.analyze.analyze is not available yet")
     elif not videos:
         print(f"[3/3] skipped: no generated video in {scenes / 'scenes'}")
     else:
@@ -109,8 +109,5 @@ def run_face_demo(
         print(f"  {summary.frames} frames, {summary.faces} faces, {summary.mean_fps:.1f} FPS")
         print(f"  annotated video: {video_out}\n  per-frame JSON lines: {jsonl_out}")
     seconds = time.perf_counter() - start
-    print(
-        f"model: {run.run_dir} (load with inkface.faces.classifier.load_face_classifier); "
-        f"wall time {seconds:.0f} s"
-    )
+    print(f"model: {run.run_dir} (load with inkface.load_predictor); wall time {seconds:.0f} s")
     return FaceDemoResult(run.run_dir, accuracy, video_out, jsonl_out, seconds)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inkface.errors import ImageError
+from inkface.core.errors import ImageError
 
 Box = tuple[int, int, int, int]
 

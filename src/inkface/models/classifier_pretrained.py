@@ -25,7 +25,7 @@ import os
 import torch
 from torch import nn
 
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
 from inkface.models.pretrained import _read_state_dict
 
 # our key prefix -> torchvision key prefix, first match wins; identity when absent

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
 from inkface.models.blocks import imagenet_init
 from inkface.models.mobilenetv3 import BASELINE_REFERENCE, SMILE_CLASSES
 from inkface.models.registry import register_model

@@ -24,8 +24,8 @@ from collections import OrderedDict
 
 from torch import Tensor, nn
 
-from inkface.data.labels import MASK_CLASSES as MASK_CLASSES_3
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
+from inkface.core.labels import MASK_CLASSES as MASK_CLASSES_3
 from inkface.models.mobilenetv2 import HEAD_CHANNELS, MOBILENETV2_INPUT_SIZE, MobileNetV2Features
 from inkface.models.pretrained import load_mobilenetv2_imagenet
 from inkface.models.registry import register_model

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
 
 if TYPE_CHECKING:
     from inkface.models.mobilenetv2 import MobileNetV2Features

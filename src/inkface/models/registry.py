@@ -15,7 +15,7 @@ from typing import Literal, TypeVar
 
 from torch import nn
 
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
 
 ModelKind = Literal["embedding", "classifier"]
 Builder = TypeVar("Builder", bound=Callable[..., nn.Module])

@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from inkface.data.labels import FERPLUS_CLASSES
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
+from inkface.core.labels import FERPLUS_CLASSES
 from inkface.models.layers import GlobalAvgPool
 from inkface.models.registry import register_model
 from inkface.models.transfer import TransferClassifier

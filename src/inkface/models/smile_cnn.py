@@ -33,7 +33,7 @@ from typing import Literal
 
 from torch import Tensor, nn
 
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
 from inkface.models.layers import Conv2dReLU, GlobalAvgPool, keras_init
 from inkface.models.registry import register_model
 from inkface.models.transfer import TransferClassifier

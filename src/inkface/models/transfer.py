@@ -18,7 +18,7 @@ from collections.abc import Callable
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
 
 
 class TransferClassifier(nn.Module):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
 from inkface.models.layers import PaperTower
 from inkface.models.registry import register_model
 

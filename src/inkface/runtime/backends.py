@@ -13,7 +13,7 @@ from typing import Literal, Protocol
 import numpy as np
 import torch
 
-from inkface.errors import InkfaceError
+from inkface.core.errors import InkfaceError
 
 ONNX_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
@@ -54,7 +54,7 @@ def load_backend(
     ``precision="int8"`` picks ``model.int8.onnx`` (ONNX Runtime only); ``model.onnx``
     stays the default when both files exist.
     """
-    from inkface.runs import load_run_model
+    from inkface.models.run import load_run_model
 
     run_dir = Path(run_dir)
     onnx_path = run_dir / (INT8_FILE if precision == "int8" else ONNX_FILE)

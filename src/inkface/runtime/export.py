@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from inkface.errors import InkfaceError
-from inkface.runs import META_FILE, WEIGHTS_FILE, RunMeta, load_run_model
+from inkface.core.atomic import atomic_path, write_json
+from inkface.core.errors import InkfaceError
+from inkface.models.run import META_FILE, WEIGHTS_FILE, RunMeta, load_run_model
 from inkface.runtime.onnx_session import (
     FORMAT_KEY,
     INT8_FILE,
@@ -40,7 +41,6 @@ from inkface.runtime.onnx_session import (
     OnnxBackend,
     file_sha256,
 )
-from inkface.utils.atomic import atomic_path, write_json
 
 PARITY_TOLERANCE = 1e-4
 EXPORT_REPORT = "export.json"

@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from inkface.errors import InkfaceError
-from inkface.runs import WEIGHTS_FILE
+from inkface.core.errors import InkfaceError
+from inkface.models.run import WEIGHTS_FILE
 
 ONNX_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"

@@ -38,9 +38,9 @@ from onnxruntime.quantization import (
 )
 from tqdm import tqdm
 
-from inkface.data.images import is_image_file, read_grey
-from inkface.errors import ImageError, InkfaceError
-from inkface.runs import RunMeta
+from inkface.core.errors import ImageError, InkfaceError
+from inkface.core.images import is_image_file, read_grey
+from inkface.models.run import RunMeta
 from inkface.runtime.onnx_session import OnnxBackend
 
 CLASSIFIER_TASKS = ("face-classification", "signature-identification-cnn")
@@ -71,13 +71,13 @@ def _read_bgr(path: Path) -> np.ndarray:
 def model_inputs(paths: list[Path], meta: RunMeta) -> np.ndarray:
     """float32 (N, C, H, W): ``paths`` prepared exactly as the run's model expects."""
     if meta.task == "face-classification":
-        from inkface.faces.classifier import normalize, prepare_crops
+        from inkface.faces.classification.classifier import normalize, prepare_crops
 
         channels = int(meta.preprocessing.get("in_channels", 3))
         crops = prepare_crops([_read_bgr(p) for p in paths], meta.input_size, channels)
         norm = str(meta.preprocessing.get("normalization", "unit"))
         return normalize(crops, norm, meta.preprocessing.get("mean"))
-    from inkface.signatures.preprocess import preprocess_signature, to_model_input
+    from inkface.signatures.data.preprocess import preprocess_signature, to_model_input
 
     style = meta.preprocessing.get("style", "cedar")
     images = [preprocess_signature(read_grey(p), meta.input_size, style) for p in paths]
@@ -209,7 +209,7 @@ def _compare_embedder(
     cedar = (folder / "full_org").is_dir() and (folder / "full_forg").is_dir()
     pairs: list[tuple[int, int, int]] = []
     if cedar:
-        from inkface.data.signature_readers import read_cedar
+        from inkface.signatures.data.readers import read_cedar
 
         paths = []
         for writer in read_cedar(folder, strict=False).writers:

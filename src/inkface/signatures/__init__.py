@@ -1,1 +1,3 @@
-"""Signature-specific processing: preprocessing (section 4.1), verifier, gallery."""
+"""Signature products: data readers and preprocessing, the synthetic generator,
+verification (Siamese towers, DeepSign paper) and identification (writer CNN, gallery).
+"""

@@ -9,7 +9,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from inkface.utils.atomic import write_json
+from inkface.core.atomic import write_json
 
 
 class EpochHistory(L.Callback):

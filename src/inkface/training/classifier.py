@@ -21,7 +21,7 @@ import torch
 from torch.nn import functional as F
 
 from inkface.models import get_model
-from inkface.training.siamese import build_optimizer
+from inkface.signatures.verification.module import build_optimizer
 
 
 class ClassifierModule(L.LightningModule):

@@ -1,1 +1,0 @@
-"""Datasets: readers for the published layouts, synthetic generators, caches and pairs."""

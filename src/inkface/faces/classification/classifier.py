@@ -1,0 +1,170 @@
+"""A trained face classifier as the pipeline uses it: crops in, class probabilities out.
+
+Everything needed to preprocess a crop is read from the run's ``meta.json``
+(``task: face-classification``): input size, colour (``in_channels`` 3 = RGB, 1 = grey),
+pixel normalisation and class names, so any registered classifier, trained or not,
+plugs into the pipeline the same way.
+
+``preprocessing.normalization``: ``unit`` ([0, 1]), ``minus_one_to_one`` ([-1, 1], the
+smile paper and Keras MobileNetV2), ``imagenet`` ([0, 1] then ImageNet mean / std) or
+``dataset_mean`` ([0, 1] minus the stored per-channel ``mean``, the FER paper's mean
+subtraction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from inkface.core.errors import InkfaceError
+from inkface.models.run import RunMeta, read_meta, save_run_model
+from inkface.runtime.backends import BackendName, InferenceBackend, load_backend
+
+TASK = "face-classification"
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+NORMALIZATIONS = ("unit", "minus_one_to_one", "imagenet", "dataset_mean")
+
+
+def normalize(
+    images: np.ndarray, normalization: str, mean: Sequence[float] | None = None
+) -> np.ndarray:
+    """uint8 (N, H, W, C) -> float32 (N, C, H, W) with the model's pixel scaling."""
+    x = images.astype(np.float32) / 255.0
+    if normalization == "minus_one_to_one":
+        x = x * 2.0 - 1.0
+    elif normalization == "imagenet":
+        x = (x - IMAGENET_MEAN[: x.shape[-1]]) / IMAGENET_STD[: x.shape[-1]]
+    elif normalization == "dataset_mean":
+        if mean is None:
+            raise InkfaceError("dataset_mean normalisation needs preprocessing.mean in meta.json")
+        x = x - np.asarray(mean, dtype=np.float32)
+    elif normalization != "unit":
+        raise InkfaceError(f"unknown normalization {normalization!r} ({', '.join(NORMALIZATIONS)})")
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+def prepare_crops(
+    crops: Sequence[np.ndarray], size: tuple[int, int], in_channels: int
+) -> np.ndarray:
+    """BGR or grey crops -> uint8 (N, H, W, C), RGB for 3 channels, resized with INTER_AREA."""
+    out = []
+    for crop in crops:
+        if crop.ndim == 2:
+            crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
+        resized = cv2.resize(crop, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+        if in_channels == 1:
+            out.append(cv2.cvtColor(resized, cv2.COLOR_BGR2GRAY)[:, :, None])
+        else:
+            out.append(cv2.cvtColor(resized, cv2.COLOR_BGR2RGB))
+    return np.stack(out) if out else np.zeros((0, *size, in_channels), np.uint8)
+
+
+class FaceClassifier:
+    """Batch classification of face crops with a run's preprocessing and class names."""
+
+    def __init__(self, backend: InferenceBackend, meta: RunMeta, name: str = "") -> None:
+        if meta.task != TASK:
+            raise InkfaceError(f"run is a {meta.task} model, not a face classifier")
+        self.backend = backend
+        self.meta = meta
+        self.name = name or str((meta.extra or {}).get("head", meta.architecture))
+        self.class_names: list[str] = list((meta.extra or {}).get("class_names") or [])
+        self.in_channels = int(meta.preprocessing.get("in_channels", 3))
+        self.normalization = str(meta.preprocessing.get("normalization", "unit"))
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self.meta.input_size
+
+    def preprocess(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        images = prepare_crops(crops, self.input_size, self.in_channels)
+        return normalize(images, self.normalization, self.meta.preprocessing.get("mean"))
+
+    def predict_proba(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """(N, classes) softmax probabilities; an empty batch gives (0, classes)."""
+        if not len(crops):
+            return np.zeros((0, len(self.class_names)), np.float32)
+        logits = self.backend(self.preprocess(crops)).astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def load_face_classifier(
+    run_dir: str | Path, prefer: BackendName = "auto", threads: int | None = None
+) -> FaceClassifier:
+    """The classifier in ``run_dir`` on ONNX Runtime (if exported) or PyTorch."""
+    meta = read_meta(run_dir)
+    if meta.task != TASK:
+        raise InkfaceError(f"{run_dir}: a {meta.task} run is not a face classifier")
+    return FaceClassifier(load_backend(run_dir, prefer, threads), meta)
+
+
+def save_face_classifier(
+    run_dir: str | Path,
+    model: torch.nn.Module,
+    architecture: str,
+    class_names: Sequence[str],
+    input_size: tuple[int, int],
+    normalization: str,
+    in_channels: int = 3,
+    model_kwargs: dict[str, Any] | None = None,
+    head: str = "",
+    mean: Sequence[float] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write weights + meta.json in the format :func:`load_face_classifier` reads."""
+    if normalization not in NORMALIZATIONS:
+        raise InkfaceError(f"unknown normalization {normalization!r}")
+    preprocessing: dict[str, Any] = {
+        "normalization": normalization,
+        "in_channels": in_channels,
+        "color": "rgb" if in_channels == 3 else "grey",
+    }
+    if mean is not None:
+        preprocessing["mean"] = [float(m) for m in mean]
+    meta = RunMeta(
+        architecture=architecture,
+        model_kwargs=dict(model_kwargs or {}),
+        input_size=input_size,
+        preprocessing=preprocessing,
+        threshold=None,
+        task=TASK,
+        extra={"class_names": list(class_names), "head": head or architecture, **(extra or {})},
+    )
+    save_run_model(run_dir, model, meta)
+    return Path(run_dir)
+
+
+def init_untrained_classifier(
+    run_dir: str | Path, model_name: str, seed: int = 0, **model_kwargs: Any
+) -> Path:
+    """A run folder holding an *untrained* registered classifier (for tests and wiring)."""
+    from inkface.models import get_model, model_info
+
+    spec = model_info(model_name)
+    if spec.kind != "classifier":
+        raise InkfaceError(f"{model_name} is not a classifier")
+    torch.manual_seed(seed)
+    model = get_model(model_name, **model_kwargs)
+    classes = spec.class_names or tuple(f"class_{i}" for i in range(spec.num_classes or 2))
+    n = model_kwargs.get("num_classes")
+    if n is not None and n != len(classes):
+        classes = tuple(f"class_{i}" for i in range(n))
+    return save_face_classifier(
+        run_dir,
+        model,
+        model_name,
+        classes,
+        spec.input_size,
+        spec.normalization,
+        spec.in_channels,
+        model_kwargs,
+        head=model_name,
+    )

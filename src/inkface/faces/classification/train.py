@@ -1,0 +1,288 @@
+"""Train a face classifier from a recipe into a run folder the face pipeline can load.
+
+``train_face_classifier(recipe, out_dir)`` runs the recipe's stages (see
+:mod:`inkface.faces.classification.recipe`): optional source-domain pre-training with a
+new final layer
+afterwards (FER paper §III-C), training on the faces (frozen backbone for the
+transfer-learning baselines and the mask model), optional fine-tuning from an unfrozen
+layer at a lower learning rate (smile report §7.2.2). Each stage keeps the epoch with
+the best validation accuracy, can stop early on the validation loss, and resumes from
+its last checkpoint; a finished stage is skipped on a rerun. The folder then holds
+``model.pt`` + ``meta.json`` (:func:`inkface.faces.classification.classifier.save_face_classifier`),
+``history*.json``, ``metrics.json`` (:func:`inkface.faces.classification.report.evaluate_run`),
+figures and ``report.html``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from torch.utils.data import DataLoader, Dataset
+
+from inkface.core.atomic import atomic_path, write_json
+from inkface.faces.classification.datasets import (
+    ArrayTensors,
+    FaceData,
+    FaceTensors,
+    prepare_face_data,
+)
+from inkface.faces.classification.recipe import FaceRecipe, StageConfig
+from inkface.training.callbacks import EpochHistory, restore_best
+from inkface.training.classifier import ClassifierModule
+
+SOURCE_VAL_FRACTION = 0.05  # held out when a source domain has no test split (CASIA)
+
+
+class FaceClassifierModule(ClassifierModule):
+    """ClassifierModule that also logs the learning rate (smile report Figure 7.3)."""
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        lr = self.trainer.optimizers[0].param_groups[0]["lr"]
+        self.log("lr", lr, on_epoch=True, on_step=False, batch_size=len(batch[1]))
+        return super().training_step(batch, batch_idx)
+
+
+@dataclass(frozen=True)
+class FaceRun:
+    run_dir: Path
+    metrics: dict[str, Any]
+
+
+def _stage_settings(stage: StageConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    optimizer = stage.optimizer.model_dump()
+    schedule = stage.schedule.model_dump()
+    return optimizer, ({} if schedule["name"] == "none" else schedule)
+
+
+def fit_stage(
+    model: torch.nn.Module,
+    stage: StageConfig,
+    train_set: Dataset,
+    val_set: Dataset,
+    stage_dir: Path,
+    class_names: tuple[str, ...],
+    seed: int,
+    progress: bool = True,
+    resume: bool = True,
+    accelerator: str = "auto",
+    precision: str = "32-true",
+    workers: int = 0,
+) -> dict[str, list[float]]:
+    """Train ``model`` in place for one stage; returns its per-epoch history series.
+
+    The best epoch (validation accuracy) is loaded back and saved as ``final.pt``; a
+    stage whose ``final.pt`` exists is not trained again when ``resume``.
+    """
+    final = stage_dir / "final.pt"
+    history = EpochHistory(stage_dir / "history.json")
+    if resume and final.is_file():
+        model.load_state_dict(torch.load(final, map_location="cpu", weights_only=True))
+        return history.series()
+    if not resume:
+        history.rows = []
+    optimizer, schedule = _stage_settings(stage)
+    module = FaceClassifierModule(
+        type(model).__name__,
+        optimizer=optimizer,
+        schedule=schedule,
+        class_names=class_names,
+        model=model,
+    )
+    checkpoint = ModelCheckpoint(
+        stage_dir / "checkpoints", "best", monitor="val_accuracy", mode="max", save_last=True
+    )
+    callbacks: list[L.Callback] = [checkpoint, history]
+    if stage.patience is not None:
+        callbacks.append(EarlyStopping("val_loss", patience=stage.patience, mode="min"))
+    trainer = L.Trainer(
+        default_root_dir=stage_dir,
+        max_epochs=stage.max_epochs,
+        accelerator=accelerator,
+        devices=1,
+        precision=precision,
+        callbacks=callbacks,
+        logger=False,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_train_batches=stage.max_train_batches or 1.0,
+    )
+    L.seed_everything(seed, workers=True, verbose=False)
+    generator = torch.Generator().manual_seed(seed)
+    last = stage_dir / "checkpoints" / "last.ckpt"
+    trainer.fit(
+        module,
+        DataLoader(
+            train_set,
+            stage.batch_size,
+            shuffle=True,
+            generator=generator,
+            num_workers=workers,
+            drop_last=len(train_set) > stage.batch_size,
+        ),
+        DataLoader(val_set, max(64, stage.batch_size), num_workers=workers),
+        ckpt_path=str(last) if resume and last.is_file() else None,
+    )
+    restore_best(module, checkpoint)
+    model.cpu()
+    with atomic_path(final, suffix=".pt") as tmp:
+        torch.save(model.state_dict(), tmp)
+    return history.series()
+
+
+def _source_sets(recipe: FaceRecipe, seed: int) -> tuple[Dataset, Dataset, int, list[float]]:
+    from inkface.core.errors import DatasetError, InkfaceError
+    from inkface.faces.data.source_domains import load_source_domain
+
+    pre = recipe.pretrain
+    assert pre is not None
+    if pre.root is None:
+        raise InkfaceError(f"recipe {recipe.name}: give --root {pre.source}=DIR to pre-train")
+    train = load_source_domain(pre.source, pre.root, "train")
+    images, labels = train.images, train.labels
+    rng = np.random.default_rng(seed)
+    if pre.max_images is not None and len(labels) > pre.max_images:
+        keep = np.sort(rng.choice(len(labels), pre.max_images, replace=False))
+        images, labels = images[keep], labels[keep]
+    try:
+        if pre.source == "casia-webface":
+            raise DatasetError("no split")
+        val = load_source_domain(pre.source, pre.root, "test")
+        val_images, val_labels = val.images, val.labels
+    except DatasetError:
+        order = rng.permutation(len(labels))
+        cut = max(1, int(len(labels) * SOURCE_VAL_FRACTION))
+        val_images, val_labels = images[order[:cut]], labels[order[:cut]]
+        images, labels = images[order[cut:]], labels[order[cut:]]
+    mean = (images.reshape(-1, 3).mean(axis=0) / 255.0).tolist()
+    crop = pre.crop
+    return (
+        ArrayTensors(images, labels, mean, crop, seed),
+        ArrayTensors(val_images, val_labels, mean, None, seed),
+        len(train.class_names),
+        mean,
+    )
+
+
+def build_face_model(recipe: FaceRecipe, num_classes: int) -> tuple[torch.nn.Module, dict]:
+    """The recipe's model with ``num_classes`` outputs (+ ImageNet weights if named)."""
+    from inkface.models import get_model
+    from inkface.models.classifier_pretrained import load_imagenet_weights
+
+    kwargs = {**recipe.model.kwargs, "num_classes": num_classes}
+    model = get_model(recipe.model.name, **kwargs)
+    if recipe.model.imagenet_weights:
+        load_imagenet_weights(model, recipe.model.imagenet_weights)
+    saved = {k: v for k, v in kwargs.items() if k != "backbone_weights"}
+    return model, saved
+
+
+def train_face_classifier(
+    recipe: FaceRecipe,
+    out_dir: str | Path,
+    cache_dir: str | Path | None = None,
+    resume: bool = True,
+    strict: bool = True,
+    progress: bool = True,
+    seed: int | None = None,
+    data: FaceData | None = None,
+    workers: int = 0,
+) -> FaceRun:
+    """Run every stage of ``recipe`` and evaluate; see the module docstring."""
+    from inkface.faces.classification.classifier import save_face_classifier
+    from inkface.faces.classification.report import evaluate_run
+    from inkface.models import model_info
+    from inkface.models.transfer import freeze_backbone, replace_classifier, unfreeze_from
+
+    run_dir = Path(out_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    seed = recipe.data.seed if seed is None else seed
+    L.seed_everything(seed, workers=True, verbose=False)
+    if data is None:
+        data = prepare_face_data(recipe, cache_dir, strict=strict, progress=progress)
+    (run_dir / "recipe.yaml").write_text(recipe.to_yaml(), encoding="utf-8")
+    n_classes = len(data.class_names)
+    common = {
+        "seed": seed,
+        "progress": progress,
+        "resume": resume,
+        "workers": workers,
+        "accelerator": recipe.accelerator,
+        "precision": recipe.precision,
+    }
+    histories: dict[str, dict[str, list[float]]] = {}
+    if recipe.pretrain is not None:
+        train_set, val_set, n_source, _ = _source_sets(recipe, seed)
+        model, kwargs = build_face_model(recipe, n_source)
+        histories["pretrain"] = fit_stage(
+            model,
+            recipe.pretrain,
+            train_set,
+            val_set,
+            run_dir / "pretrain",
+            tuple(str(i) for i in range(n_source)),
+            **common,
+        )
+        replace_classifier(model, n_classes)  # "only changes the final layer" (§III-A)
+        kwargs["num_classes"] = n_classes
+    else:
+        model, kwargs = build_face_model(recipe, n_classes)
+    sets = {
+        name: FaceTensors(
+            crops,
+            data.input_size,
+            data.normalization,
+            data.mean,
+            augment=recipe.data.augment if name == "train" else None,
+            random_crop=recipe.data.random_crop,
+            train=name == "train",
+            seed=seed,
+        )
+        for name, crops in (("train", data.train), ("val", data.val))
+    }
+    if recipe.training.freeze_backbone:
+        freeze_backbone(model)
+    histories["training"] = fit_stage(
+        model,
+        recipe.training,
+        sets["train"],
+        sets["val"],
+        run_dir / "stage1",
+        data.class_names,
+        **common,
+    )
+    if recipe.finetune is not None:
+        unfreeze_from(model, recipe.finetune.unfreeze_from)
+        histories["finetune"] = fit_stage(
+            model,
+            recipe.finetune,
+            sets["train"],
+            sets["val"],
+            run_dir / "stage2",
+            data.class_names,
+            **common,
+        )
+    model = model.cpu().eval()
+    spec = model_info(recipe.model.name)
+    save_face_classifier(
+        run_dir,
+        model,
+        recipe.model.name,
+        data.class_names,
+        data.input_size,
+        data.normalization,
+        spec.in_channels,
+        kwargs,
+        head=recipe.head or recipe.task,
+        mean=data.mean,
+        extra={"recipe": recipe.name, "face_task": recipe.task},
+    )
+    write_json(run_dir / "history.json", {"stages": histories})
+    metrics = evaluate_run(recipe, model, data, histories, run_dir, seed)
+    return FaceRun(run_dir, metrics)

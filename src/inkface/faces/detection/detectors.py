@@ -1,0 +1,233 @@
+"""Face detectors behind one interface: ``get_detector(name).detect(image) -> list[Face]``.
+
+The smile report (§5.5, §7.1, Table 7.1) compares Haar cascades, HOG, MTCNN, YOLO and
+MediaPipe's BlazeFace, keeps BlazeFace for accuracy and notes that Haar (scale factor
+1.3, min neighbours 6) is the fastest; the face-mask report detects faces with OpenCV's
+res10 SSD at confidence 0.5. inkface offers the zero-download OpenCV cascades (``haar``,
+default, and ``lbp`` where the installed OpenCV ships it) and the weight-based ``yunet``,
+``ssd`` and ``blazeface`` (:mod:`inkface.faces.detection.backends`). Each backend is a
+small class with ``preprocess`` / ``forward`` / ``postprocess`` (opencv_zoo style).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+from inkface.core.errors import InkfaceError
+from inkface.faces.detection import backends as nets
+from inkface.faces.types import Box, Face, box_iou, check_image, clip_box
+
+
+@runtime_checkable
+class FaceDetector(Protocol):
+    """Anything with a ``name`` and ``detect(image) -> list[Face]``.
+
+    ``image`` is a BGR uint8 (H, W, 3) or grey (H, W) frame; boxes come back in its
+    pixel coordinates, clipped to it, best score first.
+    """
+
+    name: str
+
+    def detect(self, image: np.ndarray) -> list[Face]: ...
+
+
+@dataclass(frozen=True)
+class DetectorInfo:
+    """A backend as :func:`list_detectors` reports it."""
+
+    name: str
+    needs_weights: bool
+    available: bool
+    note: str
+
+
+NO_CASCADES = (
+    "OpenCV {version} ships no cascade classifiers (OpenCV 5 dropped the Haar/LBP "
+    "cascades): install opencv-python-headless<5 or choose another detector"
+)
+
+
+def haar_dir() -> Path:
+    """The Haar cascade folder shipped inside OpenCV 4.x (``cv2.data.haarcascades``)."""
+    folder = getattr(getattr(cv2, "data", None), "haarcascades", None)
+    if not folder or not hasattr(cv2, "CascadeClassifier"):
+        raise InkfaceError(NO_CASCADES.format(version=cv2.__version__))
+    return Path(folder)
+
+
+def _cascade_candidates() -> list[Path]:
+    """Where an OpenCV install may keep its LBP face cascade."""
+    try:
+        haar = haar_dir()
+    except InkfaceError:
+        return []
+    names = ("lbpcascade_frontalface_improved.xml", "lbpcascade_frontalface.xml")
+    dirs = [
+        haar,
+        haar.parent / "lbpcascades",
+        haar.parent.parent / "lbpcascades",
+        Path("/usr/share/opencv4/lbpcascades"),
+        Path("/usr/share/opencv/lbpcascades"),
+        Path("/usr/local/share/opencv4/lbpcascades"),
+    ]
+    return [d / n for d in dirs for n in names]
+
+
+def lbp_cascade_path() -> Path | None:
+    """The first LBP frontal-face cascade found near the installed OpenCV, if any."""
+    return next((p for p in _cascade_candidates() if p.is_file()), None)
+
+
+class CascadeDetector:
+    """Viola-Jones cascade (Haar or LBP features) via ``cv2.CascadeClassifier``.
+
+    Scores are the final-stage level weights of ``detectMultiScale3`` (larger is more
+    certain; not a probability), or 1.0 where OpenCV reports none.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        cascade: Path,
+        scale_factor: float = 1.3,
+        min_neighbors: int = 6,
+        min_size: int | tuple[int, int] = 0,
+        equalize: bool = False,
+    ) -> None:
+        if scale_factor <= 1.0:
+            raise InkfaceError(f"scale_factor: must be > 1, got {scale_factor}")
+        if min_neighbors < 0:
+            raise InkfaceError(f"min_neighbors: must be >= 0, got {min_neighbors}")
+        if not hasattr(cv2, "CascadeClassifier"):
+            raise InkfaceError(NO_CASCADES.format(version=cv2.__version__))
+        self.name = name
+        self.cascade_path = Path(cascade)
+        self._cascade = cv2.CascadeClassifier(str(cascade))
+        if self._cascade.empty():
+            raise InkfaceError(f"{cascade}: OpenCV could not load this cascade file")
+        self.scale_factor = float(scale_factor)
+        self.min_neighbors = int(min_neighbors)
+        side = (min_size, min_size) if isinstance(min_size, int) else tuple(min_size)
+        self.min_size = (int(side[0]), int(side[1]))
+        self.equalize = equalize
+
+    def preprocess(self, image: np.ndarray) -> np.ndarray:
+        grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        return cv2.equalizeHist(grey) if self.equalize else grey
+
+    def forward(self, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rects, _, weights = self._cascade.detectMultiScale3(
+            grey,
+            scaleFactor=self.scale_factor,
+            minNeighbors=self.min_neighbors,
+            minSize=self.min_size,
+            outputRejectLevels=True,
+        )
+        rects = np.asarray(rects, np.float64).reshape(-1, 4)
+        weights = np.asarray(weights, np.float64).reshape(-1)
+        if weights.size != rects.shape[0]:
+            weights = np.ones(rects.shape[0])
+        return rects, weights
+
+    def postprocess(self, raw: tuple[np.ndarray, np.ndarray], shape: Sequence[int]) -> list[Face]:
+        rects, weights = raw
+        faces = []
+        for (x, y, w, h), score in zip(rects, weights, strict=True):
+            box = clip_box((x, y, x + w, y + h), shape)
+            if box is not None:
+                faces.append(Face(box, float(score)))
+        return sorted(faces, key=lambda f: -f.score)
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        image = check_image(image)
+        return self.postprocess(self.forward(self.preprocess(image)), image.shape)
+
+
+def _haar(**options: Any) -> FaceDetector:
+    path = haar_dir() / "haarcascade_frontalface_default.xml"
+    return CascadeDetector("haar", path, **options)
+
+
+def _lbp(**options: Any) -> FaceDetector:
+    path = lbp_cascade_path()
+    if path is None:
+        looked = ", ".join(sorted({str(p.parent) for p in _cascade_candidates()}))
+        raise InkfaceError(
+            "lbp: no lbpcascade_frontalface*.xml in the installed OpenCV "
+            f"(looked in {looked}); pip wheels ship only Haar cascades; use 'haar'"
+        )
+    options.setdefault("scale_factor", 1.1)
+    options.setdefault("min_neighbors", 3)
+    return CascadeDetector("lbp", path, **options)
+
+
+def _lbp_info() -> tuple[bool, str]:
+    path = lbp_cascade_path()
+    if path is None:
+        return False, "LBP cascade not shipped with this OpenCV (pip wheels have Haar only)"
+    return True, f"OpenCV LBP cascade {path.name}"
+
+
+# name -> (factory, needs_weights, availability probe)
+_BACKENDS: Mapping[
+    str, tuple[Callable[..., FaceDetector], bool, Callable[[], tuple[bool, str]]]
+] = MappingProxyType(
+    {
+        "haar": (_haar, False, lambda: (True, "OpenCV Haar cascade; scale 1.3, 6 neighbours")),
+        "lbp": (_lbp, False, _lbp_info),
+        "yunet": (nets.YuNetDetector, True, lambda: nets.weights_status("yunet")),
+        "ssd": (nets.SSDDetector, True, lambda: nets.weights_status("ssd")),
+        "blazeface": (nets.BlazeFaceDetector, True, nets.blazeface_status),
+    }
+)
+
+
+def list_detectors() -> list[DetectorInfo]:
+    """Every backend, whether it can run here and what it needs if not."""
+    out = []
+    for name, (_, needs_weights, probe) in _BACKENDS.items():
+        available, note = probe()
+        out.append(DetectorInfo(name, needs_weights, available, note))
+    return out
+
+
+def get_detector(name: str = "haar", **options: Any) -> FaceDetector:
+    """A ready detector; ``options`` go to its constructor (``scale_factor``,
+    ``min_neighbors``, ``min_size`` for cascades; ``model_path``, ``score_threshold``...
+    for networks). Unknown names or options, and missing weights, raise InkfaceError."""
+    if name not in _BACKENDS:
+        raise InkfaceError(f"detector: unknown {name!r}; choose one of {', '.join(_BACKENDS)}")
+    factory = _BACKENDS[name][0]
+    try:
+        return factory(**options)
+    except TypeError as exc:
+        raise InkfaceError(f"detector {name!r}: bad option ({exc})") from exc
+
+
+def detection_recall(
+    detector: FaceDetector,
+    images: Sequence[np.ndarray],
+    boxes: Sequence[Sequence[Box]],
+    iou: float = 0.5,
+) -> float:
+    """Fraction of true faces matched by a detection with IoU >= ``iou`` (each detection
+    matches at most one face, greedily by IoU)."""
+    found = total = 0
+    for image, truth in zip(images, boxes, strict=True):
+        detections = [f.box for f in detector.detect(image)]
+        used: set[int] = set()
+        for box in truth:
+            total += 1
+            scores = [(box_iou(box, d), k) for k, d in enumerate(detections) if k not in used]
+            best = max(scores, default=(0.0, -1))
+            if best[0] >= iou:
+                used.add(best[1])
+                found += 1
+    return found / total if total else 0.0

@@ -1,0 +1,332 @@
+"""The real-time face pipeline of the smile report (§7.3, Figure 7.6) and the mask
+report's live demo: detect faces, crop them, classify every face of a frame in one batch
+per head, track faces across frames, smooth each track's probabilities, then draw /
+write / show.
+
+:class:`FacePipeline` processes one frame; :func:`analyze` runs it over any source
+(:func:`inkface.faces.pipeline.sources.open_source`) into the sinks and returns an
+:class:`AnalysisSummary` with the per-stage timings the report measures (FPS and
+seconds per frame, Table 7.1 / §7.3).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from inkface.core.atomic import atomic_open, atomic_path
+from inkface.core.errors import InkfaceError
+from inkface.faces.classification.classifier import FaceClassifier, load_face_classifier
+from inkface.faces.detection.detectors import FaceDetector, get_detector
+from inkface.faces.pipeline.sinks import JsonlSink, LiveWindow, VideoSink, draw_result, gui_support
+from inkface.faces.pipeline.sources import FrameSource, open_source
+from inkface.faces.pipeline.tracking import IoUTracker, smooth_probs
+from inkface.faces.types import Box, crop_face
+from inkface.runtime.backends import BackendName
+
+STAGES = ("read", "detect", "track", "classify", "draw")
+
+
+@dataclass(frozen=True)
+class HeadResult:
+    """One head's verdict on one face: smoothed label, its probability, all smoothed
+    probabilities and this frame's raw ones."""
+
+    label: str
+    score: float
+    probs: dict[str, float]
+    raw: dict[str, float]
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    box: Box
+    track_id: int | None
+    score: float
+    detected: bool
+    heads: dict[str, HeadResult]
+
+
+@dataclass
+class FrameResult:
+    index: int
+    timestamp_s: float
+    detected: bool
+    faces: list[FaceResult]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON Lines record of this frame."""
+        return {
+            "frame": self.index,
+            "timestamp_s": round(self.timestamp_s, 4),
+            "detected": self.detected,
+            "faces": [
+                {
+                    "box": list(f.box),
+                    "track_id": f.track_id,
+                    "score": round(f.score, 4),
+                    "detected": f.detected,
+                    "heads": {
+                        name: {
+                            "label": h.label,
+                            "score": round(h.score, 4),
+                            "probs": {k: round(v, 4) for k, v in h.probs.items()},
+                            "raw_probs": {k: round(v, 4) for k, v in h.raw.items()},
+                        }
+                        for name, h in f.heads.items()
+                    },
+                }
+                for f in self.faces
+            ],
+            "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+        }
+
+
+def _class_names(head: FaceClassifier, n: int) -> list[str]:
+    names = list(head.class_names)
+    return names if len(names) == n else [f"class_{i}" for i in range(n)]
+
+
+class FacePipeline:
+    """Detector + classifier heads + tracker for a stream of frames.
+
+    The detector runs on every ``detect_every``-th frame; frames in between reuse the
+    boxes of the tracks matched at the last detection (kept in place) and are still
+    classified, so labels stay live while detection cost drops by ``detect_every``.
+    Crops are expanded by ``margin`` (and made square), preprocessed per each head's
+    saved metadata, and every head sees all faces of the frame in one batch.
+    """
+
+    def __init__(
+        self,
+        detector: FaceDetector,
+        heads: Mapping[str, FaceClassifier],
+        detect_every: int = 1,
+        margin: float = 0.1,
+        square: bool = True,
+        smoothing: float = 0.6,
+        tracker: IoUTracker | None = None,
+    ) -> None:
+        if detect_every < 1:
+            raise InkfaceError(f"detect_every: must be >= 1, got {detect_every}")
+        if margin < 0:
+            raise InkfaceError(f"margin: must be >= 0, got {margin}")
+        if not 0.0 <= smoothing < 1.0:
+            raise InkfaceError(f"smoothing: must be in [0, 1), got {smoothing}")
+        self.detector = detector
+        self.heads = dict(heads)
+        self.detect_every = detect_every
+        self.margin = margin
+        self.square = square
+        self.smoothing = smoothing
+        self.tracker = tracker or IoUTracker(max_age=max(5, 2 * detect_every))
+        self.frames = 0
+
+    def process(self, image: np.ndarray, index: int = 0, timestamp_s: float = 0.0) -> FrameResult:
+        """Detect (or reuse tracks), track, classify and smooth one BGR frame."""
+        timings: dict[str, float] = {}
+        detect_now = self.frames % self.detect_every == 0
+        self.frames += 1
+        t0 = time.perf_counter()
+        faces = self.detector.detect(image) if detect_now else []
+        t1 = time.perf_counter()
+        if detect_now:
+            tracks = self.tracker.update([f.box for f in faces], [f.score for f in faces])
+        else:
+            tracks = self.tracker.current()
+        tracks = sorted((t for t in tracks if self.tracker.confirmed(t)), key=lambda t: t.track_id)
+        t2 = time.perf_counter()
+        crops = [crop_face(image, t.box, self.margin, self.square) for t in tracks]
+        per_face: list[dict[str, HeadResult]] = [{} for _ in tracks]
+        for name, head in self.heads.items():
+            probs = head.predict_proba(crops)
+            classes = _class_names(head, probs.shape[1]) if len(probs) else []
+            for k, track in enumerate(tracks):
+                smooth = smooth_probs(track, name, probs[k], self.smoothing)
+                best = int(np.argmax(smooth))
+                per_face[k][name] = HeadResult(
+                    classes[best],
+                    float(smooth[best]),
+                    dict(zip(classes, map(float, smooth), strict=True)),
+                    dict(zip(classes, map(float, probs[k]), strict=True)),
+                )
+        t3 = time.perf_counter()
+        timings.update(detect=1e3 * (t1 - t0), track=1e3 * (t2 - t1), classify=1e3 * (t3 - t2))
+        results = [
+            FaceResult(t.box, t.track_id, t.score, detect_now, h)
+            for t, h in zip(tracks, per_face, strict=True)
+        ]
+        return FrameResult(index, timestamp_s, detect_now, results, timings)
+
+
+@dataclass(frozen=True)
+class AnalysisSummary:
+    """What :func:`analyze` did and how fast (all times in milliseconds)."""
+
+    source: str
+    frames: int
+    faces: int
+    skipped: int
+    seconds: float
+    mean_fps: float
+    stage_ms: dict[str, float]
+    p50_ms: float
+    p99_ms: float
+    outputs: list[str]
+    notes: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "frames": self.frames,
+            "faces": self.faces,
+            "skipped": self.skipped,
+            "seconds": round(self.seconds, 3),
+            "mean_fps": round(self.mean_fps, 2),
+            "stage_ms": {k: round(v, 3) for k, v in self.stage_ms.items()},
+            "p50_ms": round(self.p50_ms, 3),
+            "p99_ms": round(self.p99_ms, 3),
+            "outputs": self.outputs,
+            "notes": self.notes,
+        }
+
+
+def load_heads(
+    heads: Mapping[str, FaceClassifier | str | Path],
+    backend: BackendName = "auto",
+    threads: int | None = None,
+) -> dict[str, FaceClassifier]:
+    """Head name -> classifier, loading run folders given as paths."""
+    if not heads:
+        raise InkfaceError("heads: give at least one classifier (name -> run folder)")
+    loaded = {}
+    for name, head in heads.items():
+        if isinstance(head, FaceClassifier):
+            loaded[name] = head
+        else:
+            if not Path(head).is_dir():
+                raise InkfaceError(f"{head}: run folder of head {name!r} not found")
+            loaded[name] = load_face_classifier(head, prefer=backend, threads=threads)
+    return loaded
+
+
+def analyze(
+    source: str | Path | FrameSource,
+    heads: Mapping[str, FaceClassifier | str | Path],
+    detector: str | FaceDetector = "haar",
+    out_video: str | Path | None = None,
+    out_jsonl: str | Path | None = None,
+    detect_every: int = 1,
+    margin: float = 0.1,
+    square: bool = True,
+    smoothing: float = 0.6,
+    show: bool = False,
+    progress: bool = True,
+    max_frames: int | None = None,
+    backend: BackendName = "auto",
+    threads: int | None = None,
+) -> AnalysisSummary:
+    """Run the face pipeline over ``source`` and write the requested outputs.
+
+    ``heads`` maps a head name (the JSON key, e.g. ``smile``) to a classifier or its run
+    folder. Outputs are written atomically; ``show`` opens a window only where a display
+    and an OpenCV GUI exist (otherwise a note is printed and the run goes on).
+    """
+    if max_frames is not None and max_frames < 1:
+        raise InkfaceError(f"max_frames: must be >= 1, got {max_frames}")
+    classifiers = load_heads(heads, backend, threads)
+    det = get_detector(detector) if isinstance(detector, str) else detector
+    pipeline = FacePipeline(det, classifiers, detect_every, margin, square, smoothing)
+    notes: list[str] = []
+    window = None
+    if show:
+        ok, reason = gui_support()
+        if ok:
+            window = LiveWindow()
+        else:
+            notes.append(f"no live window: {reason}")
+            print(f"note: no live window: {reason}", file=sys.stderr)
+    frames = open_source(source) if not isinstance(source, FrameSource) else source
+    totals: list[float] = []
+    stage_sums = dict.fromkeys(STAGES, 0.0)
+    n_faces = 0
+    outputs: list[str] = []
+    started = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        stack.callback(frames.close)
+        video = jsonl = None
+        if out_video is not None:
+            video = VideoSink(out_video, frames.fps or 10.0)  # checks the suffix first
+            video.path = stack.enter_context(atomic_path(out_video, suffix=Path(out_video).suffix))
+            stack.callback(video.close)
+            outputs.append(str(out_video))
+        if out_jsonl is not None:
+            handle = stack.enter_context(atomic_open(out_jsonl, "w", encoding="utf-8"))
+            jsonl = JsonlSink(handle)
+            outputs.append(str(out_jsonl))
+        if window is not None:
+            stack.callback(window.close)
+        total = frames.frame_count
+        if total is not None and max_frames is not None:
+            total = min(total, max_frames)
+        bar = stack.enter_context(
+            tqdm(total=total, disable=not progress, unit="frame", desc="analyze", leave=False)
+        )
+        iterator = iter(frames)
+        while max_frames is None or len(totals) < max_frames:
+            t0 = time.perf_counter()
+            frame = next(iterator, None)
+            if frame is None:
+                break
+            t1 = time.perf_counter()
+            result = pipeline.process(frame.image, frame.index, frame.timestamp_s)
+            result.timings_ms["read"] = 1e3 * (t1 - t0)
+            t2 = time.perf_counter()
+            keep_going = True
+            if video is not None or window is not None:
+                annotated = draw_result(frame.image, result)
+                if video is not None:
+                    video.write(annotated)
+                if window is not None:
+                    keep_going = window.show(annotated)
+            t3 = time.perf_counter()
+            result.timings_ms["draw"] = 1e3 * (t3 - t2)
+            result.timings_ms["total"] = 1e3 * (t3 - t0)
+            if jsonl is not None:
+                jsonl.write(result.to_record())
+            for stage in STAGES:
+                stage_sums[stage] += result.timings_ms.get(stage, 0.0)
+            totals.append(result.timings_ms["total"])
+            n_faces += len(result.faces)
+            bar.update(1)
+            if not keep_going:
+                notes.append("stopped from the live window")
+                break
+        if not totals:
+            raise InkfaceError(f"{frames.name}: no frame could be read from this source")
+    seconds = time.perf_counter() - started
+    n = len(totals)
+    if frames.skipped:
+        notes.append(f"skipped {frames.skipped} unreadable image(s)")
+    return AnalysisSummary(
+        source=frames.name,
+        frames=n,
+        faces=n_faces,
+        skipped=frames.skipped,
+        seconds=seconds,
+        mean_fps=n / seconds if seconds > 0 else 0.0,
+        stage_ms={k: v / n for k, v in stage_sums.items()},
+        p50_ms=float(np.percentile(totals, 50)),
+        p99_ms=float(np.percentile(totals, 99)),
+        outputs=outputs,
+        notes=notes,
+    )

@@ -1,0 +1,3 @@
+"""The papers' experiments: each reproduces a table or figure and prints it next to the
+paper's numbers (inkface reproduce).
+"""

@@ -1,0 +1,3 @@
+"""Synthetic signatures: sigma-lognormal strokes rendered as scanned ink, in the published
+dataset layouts.
+"""

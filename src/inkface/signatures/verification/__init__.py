@@ -1,0 +1,3 @@
+"""Writer-independent verification (DeepSign paper): the Siamese training module, pair
+batches, training, evaluation and the verifier.
+"""

@@ -1,0 +1,141 @@
+"""A trained signature embedder: preprocessing + tower + distance-to-similarity.
+
+Shared by the verifier (``inkface verify``) and the identification gallery. Two kinds
+of run produce embedders:
+
+* contrastive runs (SigNet / MobileNetV2 / DeepSign, ``task: signature-verification``):
+  similarity ``2 ** (-d / threshold)``, 0.5 exactly at the validation threshold;
+* the identification paper's Siamese network (``task: signature-identification-siamese``):
+  similarity from its learned sigmoid head, decision threshold fixed on validation.
+
+Either way the decision threshold is a similarity of ``threshold_similarity`` and the
+``identity`` (architecture, weights hash, input size, preprocessing) tells galleries
+which model built them.
+
+The tower runs through :func:`~inkface.runtime.backends.load_backend`: ONNX Runtime when
+the run holds ``model.onnx`` (``inkface export``), PyTorch otherwise. The export is
+parity-checked to 1e-4 against the same ``model.pt``, so both backends share one
+identity (the ``model.pt`` digest, which the ONNX file also records) and a gallery built
+with one may be searched with the other. The int8 model is *not* equivalent: its
+identity adds ``precision: int8``, so galleries never mix the two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from inkface.core.errors import InkfaceError
+from inkface.core.images import read_grey
+from inkface.models.run import WEIGHTS_FILE, RunMeta, read_meta
+from inkface.runtime.backends import BackendName, InferenceBackend, TorchBackend, load_backend
+from inkface.runtime.onnx_session import Precision, file_sha256
+from inkface.signatures.data.preprocess import preprocess_signature, to_model_input
+
+ImageInput = str | Path | np.ndarray
+EMBEDDING_TASKS = ("signature-verification", "signature-identification-siamese")
+
+
+def similarity_from_distance(distance: np.ndarray | float, threshold: float) -> np.ndarray:
+    """``2 ** (-d / threshold)``: 1 at d = 0, 0.5 at the threshold, towards 0 beyond."""
+    return np.power(2.0, -np.maximum(np.asarray(distance, dtype=np.float64), 0.0) / threshold)
+
+
+class Embedder:
+    """Embeds signature images exactly as the model's training images were prepared."""
+
+    def __init__(
+        self, model: InferenceBackend | torch.nn.Module, meta: RunMeta, weights_sha256: str
+    ) -> None:
+        self.backend = TorchBackend(model) if isinstance(model, torch.nn.Module) else model
+        self.meta = meta
+        self.weights_sha256 = weights_sha256
+        self._head = _similarity_head(meta)
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """What must match for two sets of embeddings to be comparable."""
+        return {
+            "architecture": self.meta.architecture,
+            "model_kwargs": self.meta.model_kwargs,
+            "weights_sha256": self.weights_sha256,
+            "input_size": list(self.meta.input_size),
+            "preprocessing_style": self.meta.preprocessing.get("style", "cedar"),
+            **({"precision": "int8"} if self._precision == "int8" else {}),
+        }
+
+    @property
+    def _precision(self) -> str:
+        return str(getattr(self.backend, "precision", "fp32"))
+
+    @property
+    def threshold_similarity(self) -> float:
+        """Similarity at or above which two signatures are taken as the same writer."""
+        if self.meta.task == "signature-verification":
+            return 0.5
+        value = (self.meta.extra or {}).get("similarity_threshold")
+        if value is None:
+            raise InkfaceError("the run's meta.json has no similarity_threshold")
+        return float(value)
+
+    def preprocess(self, image: ImageInput) -> np.ndarray:
+        grey = image if isinstance(image, np.ndarray) else read_grey(image)
+        style = self.meta.preprocessing.get("style", "cedar")
+        return preprocess_signature(grey, self.meta.input_size, style)
+
+    def embed(self, images: Sequence[ImageInput], batch_size: int = 64) -> np.ndarray:
+        """(N, D) float32 embeddings of paths or grey uint8 arrays."""
+        out = []
+        for start in range(0, len(images), batch_size):
+            batch = np.stack([self.preprocess(im) for im in images[start : start + batch_size]])
+            out.append(np.asarray(self.backend(to_model_input(batch)), dtype=np.float32))
+        return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+    def similarity(self, distances: np.ndarray | float) -> np.ndarray:
+        """Map embedding distances to similarities in [0, 1] (decreasing)."""
+        if self._head is not None:
+            offset, scale = self._head
+            d = np.asarray(distances, dtype=np.float64)
+            return 1.0 / (1.0 + np.exp(-(offset - scale * d)))
+        return similarity_from_distance(distances, float(self.meta.threshold or 1.0))
+
+
+def _similarity_head(meta: RunMeta) -> tuple[float, float] | None:
+    if meta.task != "signature-identification-siamese":
+        return None
+    head = (meta.extra or {}).get("similarity_head")
+    if not head:
+        raise InkfaceError("the Siamese run's meta.json has no similarity_head")
+    return float(head["offset"]), float(head["scale"])
+
+
+def load_embedder(
+    run_dir: str | Path,
+    prefer: BackendName = "auto",
+    threads: int | None = None,
+    precision: Precision = "fp32",
+) -> Embedder:
+    """The embedder of a verification or Siamese-identification run folder.
+
+    ONNX Runtime on ``model.onnx`` when present (``precision="int8"``:
+    ``model.int8.onnx``), else PyTorch; ``threads`` sets either runtime's thread count.
+    """
+    run_dir = Path(run_dir)
+    meta = read_meta(run_dir)
+    if meta.task not in EMBEDDING_TASKS:
+        raise InkfaceError(
+            f"{run_dir}: a {meta.task} run has no embedding to compare writers with "
+            "(a closed-set CNN must be retrained to add writers; use a Siamese run)"
+        )
+    backend = load_backend(run_dir, prefer, threads, precision)
+    weights = run_dir / WEIGHTS_FILE
+    if weights.is_file():
+        digest = file_sha256(weights)
+    else:  # an ONNX-only deployment: the digest recorded at export, else the file's own
+        recorded = getattr(backend, "weights_sha256", None)
+        digest = recorded or file_sha256(backend.path)  # type: ignore[attr-defined]
+    return Embedder(backend, meta, digest)

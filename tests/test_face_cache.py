@@ -129,7 +129,7 @@ def test_cli_face_info_and_crops(genki: Path, tmp_path: Path, capsys) -> None:
     args = _cli(["face-info", "--dataset", "genki", "--root", str(genki)])
     assert args.func(args) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["samples"] == 10 and info["classes"] == {"non_smile": 5, "smile": 5}
+    assert info["samples"] == 10 and info["classes"] == {"no_smile": 5, "smile": 5}
     argv = ["face-crops", "--dataset", "genki", "--root", str(genki), "--size", "32"]
     args = _cli([*argv, "--cache-dir", str(tmp_path), "--workers", "1"])
     assert args.func(args) == 0

@@ -68,8 +68,8 @@ def test_genki_labels_and_stratified_split(smile_root: Path) -> None:
     assert [s.source.name for s in data.samples] == [f"file{i:04d}.jpg" for i in range(1, 21)]
     assert data.splits == {"train": 16, "val": 2, "test": 2}
     per = data.summary()["per_split"]
-    assert per["train"] == {"non_smile": 8, "smile": 8} and per["val"] == {
-        "non_smile": 1,
+    assert per["train"] == {"no_smile": 8, "smile": 8} and per["val"] == {
+        "no_smile": 1,
         "smile": 1,
     }
     again = [s.split for s in read_genki4k(smile_root, seed=0).samples]
@@ -121,7 +121,7 @@ def test_celeba_smiling_and_official_split(tmp_path: Path) -> None:
     data = read_celeba(root)
     assert [s.label for s in data.samples] == [1, 0, 1, 0, 0]
     assert [s.split for s in data.samples] == ["train", "train", "val", "test", "train"]
-    assert data.class_names == ("non_smile", "smile")
+    assert data.class_names == ("no_smile", "smile")
 
 
 def test_celeba_bad_inputs(tmp_path: Path) -> None:

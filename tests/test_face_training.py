@@ -57,7 +57,7 @@ def test_train_smile_run_folder_plugs_into_the_pipeline(faces, tmp_path: Path) -
     history = json.loads((run.run_dir / "history.json").read_text())["stages"]["training"]
     assert len(history["train_loss"]) == 2 and history["lr"][0] == pytest.approx(1e-4)
     classifier = load_face_classifier(run.run_dir, prefer="torch")
-    assert classifier.class_names == ["non_smile", "smile"] and classifier.input_size == (32, 32)
+    assert classifier.class_names == ["no_smile", "smile"] and classifier.input_size == (32, 32)
     crops = [np.full((50, 40, 3), 120, np.uint8), np.zeros((30, 30, 3), np.uint8)]
     probs = classifier.predict_proba(crops)
     assert probs.shape == (2, 2) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)

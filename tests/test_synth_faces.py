@@ -49,7 +49,7 @@ def test_smile_genki_layout(tmp_path: Path) -> None:
         smile, yaw, pitch, roll = line.split(" ")
         smiles.append(int(smile))
         assert float(yaw) == 0.0 and float(pitch) == 0.0 and abs(float(roll)) <= np.radians(15)
-    assert set(smiles) == {0, 1} and summary.classes == {"0": 5, "1": 5}
+    assert set(smiles) == {0, 1} and summary.classes == {"no_smile": 5, "smile": 5}
     boxes = json.loads((tmp_path / "boxes.json").read_text())
     assert list(boxes) == names
     for name in names:
@@ -171,7 +171,7 @@ def test_scenes_and_video_ground_truth(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("task,classes", [("smile", 2), ("expression", 8), ("mask", 3)])
 def test_haar_finds_most_synthetic_faces(task: str, classes: int) -> None:
-    from inkface.faces.synth.generator import TASK_CLASSES
+    from inkface.core.labels import TASK_CLASSES
 
     labels = TASK_CLASSES[task]
     faces = [

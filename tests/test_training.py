@@ -11,11 +11,11 @@ import torch
 from layouts import write_cedar
 
 from inkface.core.errors import InkfaceError
-from inkface.core.recipe import builtin_recipes, load_recipe
 from inkface.signatures.data.bank import ImageBank
 from inkface.signatures.data.pairs import WriterImages, make_pairs
 from inkface.signatures.verification.module import SiameseModule
 from inkface.signatures.verification.pair_batches import PairBatchDataset, WriterGroupedBatchSampler
+from inkface.signatures.verification.recipe import builtin_recipes, load_recipe
 from inkface.training.losses import contrastive_loss, pair_distances
 
 

@@ -25,7 +25,7 @@ _LAZY = {
     "split_writers": "inkface.signatures.data.pairs",
     "make_pairs": "inkface.signatures.data.pairs",
     "plan_pairs": "inkface.signatures.data.plans",
-    "load_recipe": "inkface.core.recipe",
+    "load_recipe": "inkface.signatures.verification.recipe",
     "train_verifier": "inkface.signatures.verification.train",
     "load_verifier": "inkface.signatures.verification.verifier",
     "load_embedder": "inkface.signatures.verification.embedder",

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from inkface.cli.main import quiet_lightning
 
     quiet_lightning()
-    from inkface.core.recipe import load_recipe
+    from inkface.signatures.verification.recipe import load_recipe
     from inkface.signatures.verification.train import train_verifier
 
     recipe = load_recipe(args.recipe).with_roots(parse_roots(args.root))

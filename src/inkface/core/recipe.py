@@ -1,16 +1,20 @@
-"""YAML recipes: one file per paper experiment, validated into typed settings.
+"""The recipe base schema: what every paper experiment's YAML file shares.
 
 A recipe names datasets, not paths: roots are given when a run starts
 (``--root cedar=DIR``), so the same recipe works on every machine. Unknown keys are
 refused (a typo must not silently fall back to a default), and every error names the
-file and the field.
+file and the field. Each product extends :class:`RecipeBase` with its own ``data`` and
+``training`` sections (:mod:`inkface.signatures.verification.recipe`,
+:mod:`inkface.faces.classification.recipe`); the optimizer and learning-rate schedule
+blocks are the same everywhere.
 """
 
 from __future__ import annotations
 
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -18,32 +22,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from inkface.core.errors import InkfaceError
 
 
-class _Strict(BaseModel):
+class StrictConfig(BaseModel):
+    """A frozen block that refuses unknown keys."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ModelConfig(_Strict):
-    name: str
+class ModelConfig(StrictConfig):
+    name: str  # a registered architecture (``inkface info`` lists them)
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
 
-class DatasetConfig(_Strict):
-    name: Literal["cedar", "bhsig260", "bengali", "hindi", "folder"]
-    root: str | None = None
-
-
-class DataConfig(_Strict):
-    train: list[DatasetConfig]
-    test: list[DatasetConfig] = Field(default_factory=list)
-    seed: int = 0
-    fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
-    # The paper trains on genuine and skilled pairs only; random forgeries are added
-    # to validation and test for reporting, and optionally to training.
-    random_forgeries_in_training: bool = False
-    input_size: str | None = None  # default: the model's registered input size
-
-
-class OptimizerConfig(_Strict):
+class OptimizerConfig(StrictConfig):
     name: Literal["adam", "rmsprop", "sgd"]
     lr: float = Field(gt=0)
     betas: tuple[float, float] = (0.9, 0.999)
@@ -54,85 +44,100 @@ class OptimizerConfig(_Strict):
     nesterov: bool = False
 
 
-class TrainingConfig(_Strict):
-    batch_pairs: int = Field(32, ge=1)
-    max_epochs: int = Field(20, ge=1)
-    patience: int | None = Field(2, ge=1)  # early stopping on validation accuracy
-    margin: float = Field(1.0, gt=0)
-    precision: str = "32-true"
-    accelerator: str = "auto"
-    devices: int | str = "auto"
-    num_workers: int = Field(0, ge=0)
-    max_train_batches: int | float | None = None  # cap per epoch (demos on a CPU)
+class ScheduleConfig(StrictConfig):
+    name: Literal["none", "plateau", "multistep", "inverse_time"] = "none"
+    factor: float = Field(0.1, gt=0, lt=1)
+    patience: int = Field(2, ge=0)
+    min_lr: float = Field(1e-7, ge=0)
+    milestones: list[int] = Field(default_factory=lambda: [4, 6])
+    gamma: float = Field(0.1, gt=0)
+    decay: float = Field(0.0, ge=0)  # inverse_time: Keras ``decay``
 
 
-class EvaluationConfig(_Strict):
-    bootstrap: int = Field(1000, ge=0)
-    confidence: float = Field(0.95, gt=0, lt=1)
+class RecipeBase(StrictConfig):
+    """Name, provenance and dataset roots; subclasses add ``model``, ``data`` (with
+    ``train`` and ``test`` lists of named datasets) and their training blocks."""
 
-
-class Recipe(_Strict):
     name: str
     description: str = ""
     paper: str = ""
-    model: ModelConfig
-    data: DataConfig
-    optimizer: OptimizerConfig
-    training: TrainingConfig = TrainingConfig()
-    evaluation: EvaluationConfig = EvaluationConfig()
 
-    def with_roots(self, roots: dict[str, str | Path]) -> Recipe:
+    def dataset_names(self) -> set[str]:
+        data = self.data  # type: ignore[attr-defined]
+        return {d.name for d in (*data.train, *data.test)}
+
+    def _root_updates(self, roots: dict[str, str | Path]) -> dict[str, Any]:
+        """Fields other than ``data`` that take a root (a pre-training source)."""
+        return {}
+
+    def with_roots(self, roots: dict[str, str | Path]) -> Self:
         """A copy whose datasets take their roots from ``roots`` (name -> folder)."""
-        unknown = set(roots) - {d.name for d in (*self.data.train, *self.data.test)}
+        unknown = set(roots) - self.dataset_names()
         if unknown:
             raise InkfaceError(
-                f"--root given for {sorted(unknown)}, which recipe {self.name} does not use"
+                f"--root given for {sorted(unknown)}, which recipe {self.name} does not use "
+                f"(it uses {', '.join(sorted(self.dataset_names()))})"
             )
+        data = self.data  # type: ignore[attr-defined]
 
-        def fill(items: list[DatasetConfig]) -> list[DatasetConfig]:
+        def fill(items: list[Any]) -> list[Any]:
             return [
                 d.model_copy(update={"root": str(roots[d.name])}) if d.name in roots else d
                 for d in items
             ]
 
-        data = self.data.model_copy(
-            update={"train": fill(self.data.train), "test": fill(self.data.test)}
-        )
-        return self.model_copy(update={"data": data})
+        filled = data.model_copy(update={"train": fill(data.train), "test": fill(data.test)})
+        return self.model_copy(update={"data": filled, **self._root_updates(roots)})
+
+    def updated(self, section: str, **values: Any) -> Self:
+        """A copy with fields of one section replaced (CLI overrides, quick runs)."""
+        block = getattr(self, section)
+        if block is None:
+            return self
+        return self.model_copy(update={section: block.model_copy(update=values)})
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
-def builtin_recipes() -> list[str]:
-    """Names of the recipes shipped in ``inkface/recipes``."""
+RecipeT = TypeVar("RecipeT", bound=BaseModel)
+
+
+def recipe_folder(*parts: str) -> Traversable:
+    """A folder of built-in recipes inside the installed package."""
     folder = resources.files("inkface") / "recipes"
+    for part in parts:
+        folder = folder / part
+    return folder
+
+
+def builtin_names(folder: Traversable) -> list[str]:
+    """Names of the YAML recipes in ``folder``."""
     return sorted(
         p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
     )
 
 
-def load_recipe(name_or_path: str | Path) -> Recipe:
-    """Load a built-in recipe by name or a YAML file by path."""
+def load_recipe_file(
+    name_or_path: str | Path, folder: Traversable, schema: type[RecipeT], kind: str = "recipe"
+) -> RecipeT:
+    """A built-in recipe of ``folder`` by name, or a YAML file by path."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
             raise InkfaceError(f"{path}: recipe file not found")
         text, origin = path.read_text(encoding="utf-8"), str(path)
     else:
-        resource = resources.files("inkface") / "recipes" / f"{name_or_path}.yaml"
+        resource = folder / f"{name_or_path}.yaml"
         if not resource.is_file():
             raise InkfaceError(
-                f"unknown recipe {name_or_path!r} (built-in: {', '.join(builtin_recipes())})"
+                f"unknown {kind} {name_or_path!r} (built-in: {', '.join(builtin_names(folder))})"
             )
         text, origin = resource.read_text(encoding="utf-8"), f"recipe {name_or_path}"
-    return parse_recipe(text, origin, Recipe)
+    return parse_recipe(text, origin, schema)
 
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-def parse_recipe(text: str, origin: str, schema: type[ModelT]) -> ModelT:
+def parse_recipe(text: str, origin: str, schema: type[RecipeT]) -> RecipeT:
     """YAML text -> validated ``schema``; errors name ``origin`` and the first bad field."""
     try:
         raw = yaml.safe_load(text)

@@ -22,8 +22,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from inkface.core.errors import InkfaceError
+from inkface.core.labels import SMILE_CLASSES
 from inkface.models.blocks import imagenet_init
-from inkface.models.mobilenetv3 import BASELINE_REFERENCE, SMILE_CLASSES
+from inkface.models.mobilenetv3 import BASELINE_REFERENCE
 from inkface.models.registry import register_model
 from inkface.models.transfer import TransferClassifier, imagenet_comparison
 

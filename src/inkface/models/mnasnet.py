@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from inkface.core.labels import SMILE_CLASSES
 from inkface.models.blocks import imagenet_init
-from inkface.models.mobilenetv3 import BASELINE_REFERENCE, IMAGENET_INPUT_SIZE, SMILE_CLASSES
+from inkface.models.mobilenetv3 import BASELINE_REFERENCE, IMAGENET_INPUT_SIZE
 from inkface.models.registry import register_model
 from inkface.models.transfer import TransferClassifier, imagenet_comparison
 

@@ -16,12 +16,12 @@ from functools import partial
 
 from torch import Tensor, nn
 
+from inkface.core.labels import SMILE_CLASSES
 from inkface.models.blocks import ConvNormAct, SqueezeExcitation, imagenet_init, make_divisible
 from inkface.models.registry import register_model
 from inkface.models.transfer import TransferClassifier, imagenet_comparison
 
 IMAGENET_INPUT_SIZE = (224, 224)
-SMILE_CLASSES = ("no_smile", "smile")
 BASELINE_REFERENCE = "Real-time smile recognition, 7.2.2 / Table 7.3 (transfer-learning baselines)"
 
 # Howard et al. Table 1 (Large) and Table 2 (Small), one row per block:

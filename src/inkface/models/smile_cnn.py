@@ -34,12 +34,12 @@ from typing import Literal
 from torch import Tensor, nn
 
 from inkface.core.errors import InkfaceError
+from inkface.core.labels import SMILE_CLASSES
 from inkface.models.layers import Conv2dReLU, GlobalAvgPool, keras_init
 from inkface.models.registry import register_model
 from inkface.models.transfer import TransferClassifier
 
 SMILE_INPUT_SIZE = (128, 128)
-SMILE_CLASSES = ("no_smile", "smile")
 SMILE_REFERENCE = "Real-time smile recognition, section 7.2.3, Figure 7.2, Table 7.2"
 FirstLayer = Literal["5x5", "3x3"]
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from inkface.models.mobilenetv3 import BASELINE_REFERENCE, IMAGENET_INPUT_SIZE, SMILE_CLASSES
+from inkface.core.labels import SMILE_CLASSES
+from inkface.models.mobilenetv3 import BASELINE_REFERENCE, IMAGENET_INPUT_SIZE
 from inkface.models.registry import register_model
 from inkface.models.transfer import TransferClassifier, imagenet_comparison
 

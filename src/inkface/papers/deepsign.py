@@ -108,8 +108,8 @@ def reproduce(
     progress: bool = True,
 ) -> ReproductionResult:
     """Run one of :data:`EXPERIMENTS`; returns the rows and the printable table."""
-    from inkface.core.recipe import load_recipe
     from inkface.signatures.verification.evaluate import load_scores
+    from inkface.signatures.verification.recipe import load_recipe
     from inkface.signatures.verification.train import train_verifier
 
     if name not in EXPERIMENTS:

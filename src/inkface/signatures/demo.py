@@ -36,8 +36,8 @@ def run_demo(
     progress: bool = True,
 ) -> DemoResult:
     """Generate, train, evaluate, verify; returns the headline numbers."""
-    from inkface.core.recipe import load_recipe
     from inkface.signatures.synth.generator import generate_signatures
+    from inkface.signatures.verification.recipe import load_recipe
     from inkface.signatures.verification.train import train_verifier
 
     start = time.perf_counter()

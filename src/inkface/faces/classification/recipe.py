@@ -1,9 +1,9 @@
 """YAML recipes for the face classifiers (smile, expression, mask): one file per experiment.
 
-The face schema is separate from the signature one (:mod:`inkface.core.recipe`) and
-its files live in ``inkface/recipes/faces/``. As there, a recipe names datasets, not
-paths: roots come with ``--root genki=DIR`` when a run starts; unknown keys are refused
-and every error names the file and the field.
+The face schema extends the shared base (:mod:`inkface.core.recipe`); its files live in
+``inkface/recipes/faces/``. A recipe names datasets, not paths: roots come with
+``--root genki=DIR`` when a run starts; unknown keys are refused and every error names
+the file and the field.
 
 Stages of a run, each optional except ``training``:
 
@@ -17,41 +17,41 @@ Stages of a run, each optional except ``training``:
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from inkface.core.errors import InkfaceError
-from inkface.core.recipe import parse_recipe
+from inkface.core.recipe import (
+    ModelConfig,
+    OptimizerConfig,
+    RecipeBase,
+    ScheduleConfig,
+    StrictConfig,
+    builtin_names,
+    load_recipe_file,
+    recipe_folder,
+)
 
 FACE_TASKS = ("smile", "expression", "mask")
 FaceDatasetName = Literal["genki", "celeba", "affectnet", "fer2013", "ferplus", "mask", "mask-voc"]
 SourceName = Literal["cifar10", "cifar100", "cinic10", "imagenet32", "casia-webface"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FaceModelConfig(_Strict):
-    name: str
-    kwargs: dict[str, Any] = Field(default_factory=dict)
+class FaceModelConfig(ModelConfig):
     input_size: tuple[int, int] | None = None  # default: the registered input size
     normalization: str | None = None  # default: the registered normalisation
     imagenet_weights: str | None = None  # torchvision state-dict file (smile baselines)
 
 
-class FaceDatasetConfig(_Strict):
+class FaceDatasetConfig(StrictConfig):
     name: FaceDatasetName
     root: str | None = None
     smile_labels: bool = False  # happy -> smile, other classes -> no smile (AffectNet)
     split: Literal["test", "all"] = "test"  # for test sets: the test split or every image
 
 
-class FaceDataConfig(_Strict):
+class FaceDataConfig(StrictConfig):
     train: list[FaceDatasetConfig]
     test: list[FaceDatasetConfig] = Field(default_factory=list)
     seed: int = 0
@@ -68,29 +68,8 @@ class FaceDataConfig(_Strict):
     max_per_split: int | None = Field(None, ge=1)  # cap (quick runs on big sets)
 
 
-class FaceOptimizerConfig(_Strict):
-    name: Literal["adam", "rmsprop", "sgd"]
-    lr: float = Field(gt=0)
-    betas: tuple[float, float] = (0.9, 0.999)
-    momentum: float = 0.0
-    alpha: float = 0.99
-    eps: float = 1e-8
-    weight_decay: float = 0.0
-    nesterov: bool = False
-
-
-class ScheduleConfig(_Strict):
-    name: Literal["none", "plateau", "multistep", "inverse_time"] = "none"
-    factor: float = Field(0.1, gt=0, lt=1)
-    patience: int = Field(2, ge=0)
-    min_lr: float = Field(1e-7, ge=0)
-    milestones: list[int] = Field(default_factory=lambda: [4, 6])
-    gamma: float = Field(0.1, gt=0)
-    decay: float = Field(0.0, ge=0)  # inverse_time: Keras ``decay``
-
-
-class StageConfig(_Strict):
-    optimizer: FaceOptimizerConfig
+class StageConfig(StrictConfig):
+    optimizer: OptimizerConfig
     schedule: ScheduleConfig = ScheduleConfig()
     batch_size: int = Field(32, ge=1)
     max_epochs: int = Field(10, ge=1)
@@ -114,16 +93,13 @@ class PretrainConfig(StageConfig):
     max_images: int | None = Field(None, ge=1)
 
 
-class FaceEvaluationConfig(_Strict):
+class FaceEvaluationConfig(StrictConfig):
     ten_crop: bool = False  # FER paper §III-D
     latency_frames: int = Field(1000, ge=1)  # smile report Tables 7.4 / 7.5
 
 
-class FaceRecipe(_Strict):
-    name: str
+class FaceRecipe(RecipeBase):
     task: Literal["smile", "expression", "mask"]
-    description: str = ""
-    paper: str = ""
     head: str = ""  # the pipeline's head name (default: the task)
     model: FaceModelConfig
     data: FaceDataConfig
@@ -135,70 +111,24 @@ class FaceRecipe(_Strict):
     precision: str = "32-true"
 
     def dataset_names(self) -> set[str]:
-        names = {d.name for d in (*self.data.train, *self.data.test)}
+        names = super().dataset_names()
         return names | ({self.pretrain.source} if self.pretrain else set())
 
-    def with_roots(self, roots: dict[str, str | Path]) -> FaceRecipe:
-        """A copy taking dataset (and source-domain) roots from ``roots`` (name -> dir)."""
-        unknown = set(roots) - self.dataset_names()
-        if unknown:
-            raise InkfaceError(
-                f"--root given for {sorted(unknown)}, which recipe {self.name} does not use "
-                f"(it uses {', '.join(sorted(self.dataset_names()))})"
-            )
-
-        def fill(items: list[FaceDatasetConfig]) -> list[FaceDatasetConfig]:
-            return [
-                d.model_copy(update={"root": str(roots[d.name])}) if d.name in roots else d
-                for d in items
-            ]
-
-        update: dict[str, Any] = {
-            "data": self.data.model_copy(
-                update={"train": fill(self.data.train), "test": fill(self.data.test)}
-            )
-        }
+    def _root_updates(self, roots: dict[str, str | Path]) -> dict[str, Any]:
         if self.pretrain is not None and self.pretrain.source in roots:
-            update["pretrain"] = self.pretrain.model_copy(
-                update={"root": str(roots[self.pretrain.source])}
-            )
-        return self.model_copy(update=update)
-
-    def updated(self, section: str, **values: Any) -> FaceRecipe:
-        """A copy with fields of one section replaced (CLI overrides, quick runs)."""
-        block = getattr(self, section)
-        if block is None:
-            return self
-        return self.model_copy(update={section: block.model_copy(update=values)})
-
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
-
-
-def _folder() -> Any:
-    return resources.files("inkface") / "recipes" / "faces"
+            return {
+                "pretrain": self.pretrain.model_copy(
+                    update={"root": str(roots[self.pretrain.source])}
+                )
+            }
+        return {}
 
 
 def builtin_face_recipes() -> list[str]:
     """Names of the face recipes shipped in ``inkface/recipes/faces``."""
-    return sorted(
-        p.name.removesuffix(".yaml") for p in _folder().iterdir() if p.name.endswith(".yaml")
-    )
+    return builtin_names(recipe_folder("faces"))
 
 
 def load_face_recipe(name_or_path: str | Path) -> FaceRecipe:
     """A built-in face recipe by name, or a YAML file by path."""
-    path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        if not path.is_file():
-            raise InkfaceError(f"{path}: recipe file not found")
-        text, origin = path.read_text(encoding="utf-8"), str(path)
-    else:
-        resource = _folder() / f"{name_or_path}.yaml"
-        if not resource.is_file():
-            raise InkfaceError(
-                f"unknown face recipe {name_or_path!r} "
-                f"(built-in: {', '.join(builtin_face_recipes())})"
-            )
-        text, origin = resource.read_text(encoding="utf-8"), f"recipe {name_or_path}"
-    return parse_recipe(text, origin, FaceRecipe)
+    return load_recipe_file(name_or_path, recipe_folder("faces"), FaceRecipe, "face recipe")

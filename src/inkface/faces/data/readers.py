@@ -31,11 +31,10 @@ import numpy as np
 
 from inkface.core.errors import DatasetError
 from inkface.core.images import is_image_file
+from inkface.core.labels import AFFECTNET_CLASSES, SMILE_CLASSES
 
 Split = Literal["train", "val", "test"]
 SPLITS: tuple[Split, ...] = ("train", "val", "test")
-SMILE_CLASSES = ("non_smile", "smile")
-AFFECTNET_CLASSES = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
 AFFECTNET_DROPPED = {8: "none", 9: "uncertain", 10: "no_face"}
 
 _AFFECTNET_COLUMNS = 9

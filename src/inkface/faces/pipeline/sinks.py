@@ -26,15 +26,13 @@ if TYPE_CHECKING:
     from inkface.faces.pipeline.analyze import FrameResult
 
 GREEN, RED, GREY = (0, 200, 0), (0, 0, 230), (160, 160, 160)
-GOOD_CLASSES = frozenset({"smile", "smiling", "1", "with_mask", "mask", "happiness", "happy"})
+GOOD_CLASSES = frozenset({"smile", "smiling", "with_mask", "mask", "happiness", "happy"})
 BAD_CLASSES = frozenset(
-    {"no_smile", "not_smiling", "0", "without_mask", "no_mask", "mask_weared_incorrect"}
+    {"no_smile", "not_smiling", "without_mask", "no_mask", "mask_weared_incorrect"}
 )
 DISPLAY_NAMES = {
     "smile": "Smile",
-    "1": "Smile",
     "no_smile": "No smile",
-    "0": "No smile",
     "with_mask": "Mask",
     "without_mask": "No Mask",
     "mask_weared_incorrect": "Mask worn incorrectly",

@@ -25,13 +25,11 @@ from tqdm import tqdm
 
 from inkface.core.atomic import atomic_open, write_json
 from inkface.core.errors import InkfaceError
-from inkface.core.labels import FERPLUS_CLASSES, MASK_CLASSES
+from inkface.core.labels import FERPLUS_CLASSES, MASK_CLASSES, SMILE_CLASSES, TASK_CLASSES
 from inkface.core.parallel import process_pool
 from inkface.faces.synth import render as fr
 
-SMILE_CLASSES = ("0", "1")
 EXPRESSIONS = FERPLUS_CLASSES
-TASK_CLASSES = {"smile": SMILE_CLASSES, "expression": EXPRESSIONS, "mask": MASK_CLASSES}
 # FER2013 has no contempt; a contemptuous sneer is closest to its 'Disgust' (1).
 FER2013_IDS = {
     "anger": 0,
@@ -79,7 +77,7 @@ def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
 def sample_expression(task: str, label: str, rng: np.random.Generator) -> fr.Expression:
     """Facial action parameters typical of ``label`` (a class of ``task``)."""
     if task == "smile":
-        if label == "1":
+        if label == "smile":
             teeth = bool(rng.random() < 0.65)
             return fr.Expression(
                 mouth_curve=_u(rng, 0.55, 1.0),
@@ -374,7 +372,7 @@ def generate_faces(
     if task == "smile":
         with atomic_open(staging / "labels.txt", "w", encoding="utf-8") as handle:
             for (_, label, _), (_, _, roll, _) in zip(plan, results, strict=True):
-                handle.write(f"{label} 0.000000 0.000000 {roll:.6f}\n")
+                handle.write(f"{SMILE_CLASSES.index(label)} 0.000000 0.000000 {roll:.6f}\n")
     elif task == "expression":
         _write_expression_csvs(staging, plan, results, seed)
     scene_info = None

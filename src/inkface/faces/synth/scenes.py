@@ -15,10 +15,10 @@ import cv2
 import numpy as np
 
 from inkface.core.atomic import write_json
+from inkface.core.labels import TASK_CLASSES
 from inkface.faces.synth import render as fr
 from inkface.faces.synth.generator import (
     SCENE_STREAM,
-    TASK_CLASSES,
     VIDEO_STREAM,
     rng_for,
     sample_expression,

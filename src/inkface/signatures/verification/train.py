@@ -20,7 +20,6 @@ from torch.utils.data import DataLoader
 
 from inkface.core.atomic import atomic_open
 from inkface.core.errors import InkfaceError
-from inkface.core.recipe import Recipe
 from inkface.models import model_info
 from inkface.models.run import RunMeta, save_run_model
 from inkface.signatures.data.bank import ImageBank
@@ -30,6 +29,7 @@ from inkface.signatures.data.plans import PairPlan, plan_pairs
 from inkface.signatures.data.readers import load_signature_dataset
 from inkface.signatures.verification.module import SiameseModule
 from inkface.signatures.verification.pair_batches import PairBatchDataset, WriterGroupedBatchSampler
+from inkface.signatures.verification.recipe import Recipe
 from inkface.training.callbacks import EpochHistory, restore_best
 
 EVAL_BATCH_PAIRS = 1024

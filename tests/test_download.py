@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from inkface.core import download
-from inkface.core.download import KNOWN_MODELS, RemoteFile, cached_path, fetch, fetch_model
+from inkface.core.download import RemoteFile, cached_path, fetch
 from inkface.core.errors import InkfaceError
+from inkface.faces.detection import weights
+from inkface.faces.detection.weights import KNOWN_MODELS, fetch_model, model_status
 
 PAYLOAD = bytes(range(256)) * 1000  # 256 kB, several read chunks
 
@@ -138,10 +140,14 @@ def test_cache_dir_and_fetch_model(
     assert download.cache_dir() == tmp_path / "models"
     assert cached_path("toy", "toy.bin") is None
     fake = {"toy": (server.remote("/good"),)}
-    monkeypatch.setattr(download, "KNOWN_MODELS", fake)
+    monkeypatch.setattr(weights, "KNOWN_MODELS", fake)
+    assert model_status("toy") == [(fake["toy"][0], None)]
+    assert not weights.weights_status("toy")[0]
     paths = fetch_model("toy", timeout=5, progress=False)
     assert paths == [tmp_path / "models" / "toy" / "toy.bin"]
     assert cached_path("toy", "toy.bin") == paths[0]
+    assert model_status("toy") == [(fake["toy"][0], paths[0])]
+    assert weights.weights_status("toy")[0]
     with pytest.raises(InkfaceError, match=r"unknown 'nope'.*toy"):
         fetch_model("nope")
 

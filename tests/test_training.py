@@ -1,14 +1,17 @@
-"""Contrastive loss, deduplicated pair batches and an end-to-end training run."""
+"""Contrastive loss, deduplicated pair batches, the shared fit helper, optimizers and an
+end-to-end training run."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 import pytest
 import torch
 from layouts import write_cedar
+from torch.utils.data import DataLoader, TensorDataset
 
 from inkface.core.errors import InkfaceError
 from inkface.signatures.data.bank import ImageBank
@@ -16,7 +19,9 @@ from inkface.signatures.data.pairs import WriterImages, make_pairs
 from inkface.signatures.verification.module import SiameseModule
 from inkface.signatures.verification.pair_batches import PairBatchDataset, WriterGroupedBatchSampler
 from inkface.signatures.verification.recipe import builtin_recipes, load_recipe
+from inkface.training.fit import FitResult, fit
 from inkface.training.losses import contrastive_loss, pair_distances
+from inkface.training.optim import build_optimizer, build_scheduler
 
 
 def test_contrastive_loss_pulls_genuine_and_pushes_forgeries() -> None:
@@ -204,3 +209,158 @@ def test_block_order_makes_small_batches_share_images() -> None:
     ]
     # Pairs drawn at random touch about 36 distinct images per 32 pairs; blocks about 19.
     assert np.mean(distinct) < 0.6 * np.mean(naive)
+
+
+# ---------------------------------------------------------------------------- fit helper
+
+
+class _ScriptedModule(L.LightningModule):
+    """A one-layer regression whose validation score per epoch is given in advance, so
+    that the best epoch and early stopping are known; it snapshots its weights at every
+    validation."""
+
+    def __init__(self, scores: list[float], losses: list[float] | None = None) -> None:
+        super().__init__()
+        self.layer = torch.nn.Linear(3, 1)
+        self.scores = scores
+        self.losses = losses
+        self.snapshots: dict[int, dict[str, torch.Tensor]] = {}
+        self.trained_epochs: list[int] = []
+
+    def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
+        if batch_idx == 0:
+            self.trained_epochs.append(self.current_epoch)
+        x, y = batch
+        loss = torch.nn.functional.mse_loss(self.layer(x), y)
+        self.log("train_loss", loss, on_epoch=True, on_step=False, batch_size=len(y))
+        return loss
+
+    def validation_step(self, batch: list[torch.Tensor], batch_idx: int) -> None:
+        score = float(self.scores[self.current_epoch])
+        self.log("val_accuracy", score, on_epoch=True, batch_size=len(batch[1]))
+        if self.losses is not None:
+            loss = float(self.losses[self.current_epoch])
+            self.log("val_loss", loss, on_epoch=True, batch_size=len(batch[1]))
+
+    def on_validation_epoch_end(self) -> None:
+        state = self.state_dict()
+        self.snapshots[self.current_epoch] = {k: v.detach().clone() for k, v in state.items()}
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return build_optimizer(self.parameters(), {"name": "sgd", "lr": 0.1})
+
+
+def _loaders(n: int = 32, batch: int = 8) -> tuple[DataLoader, DataLoader]:
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 3, generator=generator)
+    data = TensorDataset(x, x.sum(dim=1, keepdim=True))
+    return DataLoader(data, batch_size=batch), DataLoader(data, batch_size=n)
+
+
+def _fit(module: L.LightningModule, run: Path, **settings: object) -> FitResult:
+    train, val = _loaders()
+    options = {"max_epochs": 4, "accelerator": "cpu", "progress": False, **settings}
+    return fit(module, train, val, run, **options)  # type: ignore[arg-type]
+
+
+def test_fit_restores_the_best_epoch(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    module = _ScriptedModule([0.2, 0.9, 0.5, 0.4])
+    result = _fit(module, tmp_path / "run")
+    assert module.trained_epochs == [0, 1, 2, 3] and result.epochs == 4
+    assert result.best_score == pytest.approx(0.9) and result.restored
+    assert result.best_checkpoint == tmp_path / "run" / "checkpoints" / "best.ckpt"
+    assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
+    for name, value in module.state_dict().items():
+        assert torch.equal(value, module.snapshots[1][name]), name
+    assert not torch.equal(module.layer.weight, module.snapshots[3]["layer.weight"])
+    assert result.history["val_accuracy"] == pytest.approx([0.2, 0.9, 0.5, 0.4])
+    saved = json.loads((tmp_path / "run" / "history.json").read_text())["epochs"]
+    assert [row["epoch"] for row in saved] == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_fit_stops_early_on_its_own_metric(tmp_path: Path) -> None:
+    module = _ScriptedModule([0.5, 0.7, 0.6, 0.6, 0.9, 0.9])
+    result = _fit(module, tmp_path / "a", max_epochs=6, patience=2)
+    # Best at epoch 1, then two epochs without improvement: epoch 4 never runs.
+    assert module.trained_epochs == [0, 1, 2, 3] and len(result.history["val_accuracy"]) == 4
+    assert result.best_score == pytest.approx(0.7)
+    # Early stopping may watch another metric than the best-epoch choice (face stages:
+    # best accuracy, stop on the loss).
+    other = _ScriptedModule([0.1, 0.2, 0.3, 0.4, 0.5, 0.6], losses=[1.0, 0.5, 0.6, 0.7, 0.1, 0.1])
+    result = _fit(
+        other, tmp_path / "b", max_epochs=6, patience=2, stop_monitor="val_loss", stop_mode="min"
+    )
+    assert other.trained_epochs == [0, 1, 2, 3] and result.best_score == pytest.approx(0.4)
+    # None: no early stopping at all.
+    always = _ScriptedModule([0.5, 0.4, 0.3])
+    _fit(always, tmp_path / "c", max_epochs=3, patience=None)
+    assert always.trained_epochs == [0, 1, 2]
+
+
+def test_fit_resumes_from_last_checkpoint(tmp_path: Path) -> None:
+    scores = [0.1, 0.8, 0.3, 0.9, 0.2]
+    first = _ScriptedModule(scores)
+    _fit(first, tmp_path / "run", max_epochs=2, resume=True)
+    second = _ScriptedModule(scores)
+    result = _fit(second, tmp_path / "run", max_epochs=4, resume=True)
+    assert second.trained_epochs == [2, 3] and result.epochs == 4
+    assert result.history["val_accuracy"] == pytest.approx(scores[:4])
+    assert result.best_score == pytest.approx(0.9)
+    # A finished run resumed with the same budget trains nothing more.
+    third = _ScriptedModule(scores)
+    _fit(third, tmp_path / "run", max_epochs=4, resume=True)
+    assert third.trained_epochs == []
+    # Without resume the run and its history start afresh.
+    fresh = _ScriptedModule(scores)
+    result = _fit(fresh, tmp_path / "run", max_epochs=1, resume=False)
+    assert fresh.trained_epochs == [0] and result.history["val_accuracy"] == [0.1]
+
+
+def test_fit_caps_batches_and_can_skip_last_checkpoint(tmp_path: Path) -> None:
+    module = _ScriptedModule([0.5])
+
+    class Counting(L.Callback):
+        batches = 0
+
+        def on_train_batch_end(self, *args: object) -> None:
+            Counting.batches += 1
+
+    train, val = _loaders(n=32, batch=4)
+    trainer_callbacks = Counting()
+    module.configure_callbacks = lambda: [trainer_callbacks]  # type: ignore[method-assign]
+    fit(
+        module,
+        train,
+        val,
+        tmp_path / "run",
+        max_epochs=1,
+        accelerator="cpu",
+        progress=False,
+        max_train_batches=3,
+        save_last=False,
+    )
+    assert Counting.batches == 3
+    assert not (tmp_path / "run" / "checkpoints" / "last.ckpt").exists()
+    assert (tmp_path / "run" / "checkpoints" / "best.ckpt").is_file()
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        (None, torch.optim.Optimizer),
+        ({"name": "none"}, torch.optim.Optimizer),
+        ({"name": "plateau"}, dict),
+        ({"name": "multistep", "milestones": [1]}, dict),
+    ],
+)
+def test_build_scheduler_shapes(schedule: dict | None, expected: type) -> None:
+    optimizer = build_optimizer(torch.nn.Linear(2, 1).parameters(), {"name": "adam", "lr": 0.1})
+    config = build_scheduler(optimizer, schedule)
+    assert isinstance(config, expected)
+    if isinstance(config, dict):
+        assert config["optimizer"] is optimizer
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        build_optimizer(torch.nn.Linear(2, 1).parameters(), {"name": "lbfgs", "lr": 0.1})
+    with pytest.raises(ValueError, match="schedule"):
+        build_scheduler(optimizer, {"name": "cosine"})

@@ -30,6 +30,8 @@ _LAZY = {
     "load_verifier": "inkface.signatures.verification.verifier",
     "load_embedder": "inkface.signatures.verification.embedder",
     "open_gallery": "inkface.signatures.identification.gallery",
+    "load_predictor": "inkface.inference",
+    "Predictor": "inkface.runtime.predictor",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from inkface.core.errors import InkfaceError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -33,11 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inkface.core.errors import InkfaceError
+    # Local imports: start-up time (see inkface.cli).
+    from inkface.inference import load_predictor
     from inkface.runtime.export import export_onnx
 
     if (args.calibration is not None or args.validation is not None) and not args.int8:
         raise InkfaceError("--calibration and --validation are only used with --int8")
+    predictor = load_predictor(args.run, backend="torch") if args.int8 else None
     result = export_onnx(
         args.run,
         opset=args.opset,
@@ -46,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         validation=args.validation,
         max_calibration=args.max_calibration,
         progress=not args.quiet,
+        predictor=predictor,
     )
     print(json.dumps(result.as_dict(), indent=2))
     return 0

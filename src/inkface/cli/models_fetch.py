@@ -1,4 +1,8 @@
-"""``inkface models fetch NAME`` / ``inkface models list``: pinned detector weights."""
+"""``inkface models fetch NAME`` / ``inkface models list``: pinned detector weights.
+
+The command bodies import their modules locally: every command module is imported when
+``inkface`` starts, and start-up should stay fast.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from inkface.core.download import fetch_model
+    from inkface.faces.detection.weights import fetch_model
 
     for path in fetch_model(args.name, dest_dir=args.dest, timeout=args.timeout):
         print(path)
@@ -28,7 +32,8 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from inkface.core.download import KNOWN_MODELS, cache_dir, model_status
+    from inkface.core.download import cache_dir
+    from inkface.faces.detection.weights import KNOWN_MODELS, model_status
 
     report = {"cache": str(cache_dir()), "models": {}}
     for name in KNOWN_MODELS:

@@ -25,11 +25,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from inkface.core.errors import InkfaceError
-    from inkface.signatures.verification.verifier import load_verifier
+    from inkface.inference import load_predictor
+    from inkface.signatures.verification.verifier import Verifier
 
     if len(args.images) < 2:
         raise InkfaceError("give at least one reference image and the questioned image")
-    verifier = load_verifier(args.run, threads=args.threads)
-    result = verifier.verify(args.images[:-1], args.images[-1])
+    predictor = load_predictor(args.run, threads=args.threads)
+    if not isinstance(predictor, Verifier):
+        raise InkfaceError(f"{args.run}: run is a {predictor.meta.task} model, not a verifier")
+    (result,) = predictor.predict([(args.images[:-1], args.images[-1])])
     print(json.dumps(result.as_dict(), indent=2))
     return 0

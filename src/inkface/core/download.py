@@ -4,6 +4,9 @@ Each file has one URL and the SHA-256 of its expected bytes. A download streams 
 temporary file beside the destination while it is hashed; only a file whose hash matches
 is renamed into place (atomically), so the cache never holds a partial or substituted
 file. A file already present with the right hash is not downloaded again.
+
+This module knows no particular file: callers pin their own as :class:`RemoteFile`
+constants; the files of a model ``name`` are cached under ``<cache>/models/<name>/``.
 """
 
 from __future__ import annotations
@@ -15,10 +18,8 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 
 from tqdm.auto import tqdm
 
@@ -40,63 +41,6 @@ class RemoteFile:
     license: str = ""
 
 
-# The hashes below are the published files' SHA-256 as recorded by several independent
-# projects that pin the same URLs; they were not re-downloaded on the (offline) machine
-# this was written on. A mismatch is refused, never silently accepted.
-YUNET_2023MAR = RemoteFile(
-    name="yunet",
-    url=(
-        "https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
-        "face_detection_yunet_2023mar.onnx"
-    ),
-    sha256="8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
-    filename="face_detection_yunet_2023mar.onnx",
-    size=232_589,
-    license="MIT (YuNet, Shiqi Yu; OpenCV Zoo)",
-)
-SSD_PROTOTXT = RemoteFile(
-    name="ssd",
-    url=(
-        "https://raw.githubusercontent.com/opencv/opencv/4.11.0/samples/dnn/"
-        "face_detector/deploy.prototxt"
-    ),
-    sha256="dcd661dc48fc9de0a341db1f666a2164ea63a67265c7f779bc12d6b3f2fa67e9",
-    filename="deploy.prototxt",
-    size=28_104,
-    license="Apache-2.0 (OpenCV samples)",
-)
-SSD_CAFFEMODEL = RemoteFile(
-    name="ssd",
-    url=(
-        "https://raw.githubusercontent.com/opencv/opencv_3rdparty/"
-        "dnn_samples_face_detector_20170830/res10_300x300_ssd_iter_140000.caffemodel"
-    ),
-    sha256="2a56a11a57a4a295956b0660b4a3d76bbdca2206c4961cea8efe7d95c7cb2f2d",
-    filename="res10_300x300_ssd_iter_140000.caffemodel",
-    size=10_666_211,
-    license="OpenCV 3rdparty face detector (res10 SSD)",
-)
-BLAZEFACE_SHORT_RANGE = RemoteFile(
-    name="blazeface",
-    url=(
-        "https://storage.googleapis.com/mediapipe-models/face_detector/"
-        "blaze_face_short_range/float16/1/blaze_face_short_range.tflite"
-    ),
-    sha256="b4578f35940bf5a1a655214a1cce5cab13eba73c1297cd78e1a04c2380b0152f",
-    filename="blaze_face_short_range.tflite",
-    size=229_746,
-    license="Apache-2.0 (Google MediaPipe)",
-)
-
-KNOWN_MODELS: Mapping[str, tuple[RemoteFile, ...]] = MappingProxyType(
-    {
-        "yunet": (YUNET_2023MAR,),
-        "ssd": (SSD_PROTOTXT, SSD_CAFFEMODEL),
-        "blazeface": (BLAZEFACE_SHORT_RANGE,),
-    }
-)
-
-
 def cache_dir() -> Path:
     """``$INKFACE_CACHE_DIR/models``, else ``~/.cache/inkface/models``."""
     return default_cache_dir() / "models"
@@ -113,13 +57,6 @@ def sha256_of(path: Path) -> str:
         for block in iter(lambda: handle.read(_CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def remote_files(name: str) -> tuple[RemoteFile, ...]:
-    """The pinned files of a known model; InkfaceError listing the names otherwise."""
-    if name not in KNOWN_MODELS:
-        raise InkfaceError(f"model: unknown {name!r}; choose one of {', '.join(KNOWN_MODELS)}")
-    return KNOWN_MODELS[name]
 
 
 def cached_path(name: str, filename: str) -> Path | None:
@@ -191,15 +128,3 @@ def _stream(remote: RemoteFile, out, digest, timeout: float, progress: bool) -> 
         raise InkfaceError(f"{remote.url}: cannot download ({exc.reason})") from exc
     except (OSError, ValueError, http.client.HTTPException) as exc:  # timeouts, resets, cuts
         raise InkfaceError(f"{remote.url}: download failed ({exc})") from exc
-
-
-def fetch_model(
-    name: str, dest_dir: Path | None = None, timeout: float = 30, progress: bool = True
-) -> list[Path]:
-    """Fetch every pinned file of model ``name``; return their paths."""
-    return [fetch(r, dest_dir, timeout, progress) for r in remote_files(name)]
-
-
-def model_status(name: str) -> list[tuple[RemoteFile, Path | None]]:
-    """Each pinned file of ``name`` with its cached path (``None`` when absent)."""
-    return [(r, cached_path(name, r.filename)) for r in remote_files(name)]

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from inkface.core.errors import ImageError
+from inkface.core.errors import ImageError, InkfaceError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
 MAX_PIXELS = 50_000_000  # larger than any scanned signature or photo we expect
@@ -93,3 +93,17 @@ def read_rgb(path: str | Path) -> np.ndarray:
     """Decode ``path`` as (H, W, 3) uint8 RGB (photos: palette images are accepted, grey
     is replicated, transparency composited onto white); failures as :func:`read_grey`."""
     return _decode(Path(path), lambda im: np.asarray(im.convert("RGB"), np.uint8), palette_ok=True)
+
+
+def list_images(folder: str | Path | None, what: str) -> list[Path]:
+    """Every image under ``folder`` (recursively, sorted); an error when there is none."""
+    if folder is None:
+        raise InkfaceError(f"{what} folder not given")
+    root = Path(folder)
+    if not root.is_dir():
+        raise InkfaceError(f"{root}: {what} folder not found")
+    files = (p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    paths = sorted(p for p in files if is_image_file(p))
+    if not paths:
+        raise InkfaceError(f"{root}: {what} folder holds no images")
+    return paths

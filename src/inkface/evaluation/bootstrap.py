@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 
 from inkface.core.errors import InkfaceError
+from inkface.evaluation.thresholds import accuracy_curve
 from inkface.evaluation.verification import (
     COUNT_METRICS,
     RANK_METRICS,
     PairScores,
     SortedPairs,
-    accuracy_curve,
     best_threshold,
     count_metrics_batch,
     count_table,

@@ -3,8 +3,9 @@
 Scores are similarities (higher = more alike), one row per probe and one column per
 enrolled writer. Open-set protocol (ISO/IEC 19795-1 style): probes of non-enrolled
 writers set the alarm threshold at a given false-alarm rate (the fraction of them whose
-best score passes); the detection-and-identification rate is the fraction of enrolled
-writers' probes whose true writer is ranked first *and* passes that threshold.
+best score passes; :func:`inkface.evaluation.thresholds.threshold_at_far`); the
+detection-and-identification rate is the fraction of enrolled writers' probes whose true
+writer is ranked first *and* passes that threshold.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from inkface.core.errors import InkfaceError
+from inkface.evaluation.thresholds import threshold_at_far
 
 
 def true_ranks(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -54,13 +56,12 @@ def open_set_rates(
         raise InkfaceError("open-set rates need probes of writers who are not enrolled")
     ranks = true_ranks(mated_scores, mated_truth)
     true_scores = np.asarray(mated_scores)[np.arange(len(mated_truth)), mated_truth]
-    ordered = np.sort(np.asarray(nonmated_best, dtype=np.float64))[::-1]
+    nonmated = np.asarray(nonmated_best, dtype=np.float64)
     rows = []
     for far in fars:
-        # Highest threshold letting at most `far` of the non-mated probes through.
-        allowed = int(np.floor(far * len(ordered)))
-        threshold = ordered[allowed] + 1e-12 if allowed < len(ordered) else -np.inf
-        achieved = float((ordered >= threshold).mean())
+        # The most lenient alarm threshold letting at most `far` of the non-mated through.
+        threshold = threshold_at_far(nonmated, far, accept="above")
+        achieved = float((nonmated >= threshold).mean())
         dir_rate = float(((ranks == 1) & (true_scores >= threshold)).mean())
         rows.append(
             {

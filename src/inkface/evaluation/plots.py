@@ -20,13 +20,13 @@ from scipy.special import ndtri
 
 from inkface.core.atomic import atomic_path
 from inkface.core.errors import InkfaceError
+from inkface.evaluation.thresholds import ThresholdChoice
 from inkface.evaluation.verification import (
     GENUINE,
     KIND_NAMES,
     RANDOM,
     SKILLED,
     PairScores,
-    ThresholdChoice,
     auroc,
     equal_error_rate,
     roc_curve,

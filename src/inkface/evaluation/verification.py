@@ -3,7 +3,8 @@
 overall and separately for skilled and random forgeries (DESIGN.md, "Biometric reporting").
 
 A pair is predicted genuine when ``distance <= threshold``. The threshold is the one that
-maximises accuracy on the validation pairs and is then applied unchanged to the test pairs.
+maximises accuracy on the validation pairs (:mod:`inkface.evaluation.thresholds`) and is
+then applied unchanged to the test pairs.
 The ROC machinery works on a batch of per-pair weight rows so that the writer bootstrap
 (:mod:`inkface.evaluation.bootstrap`) reuses exactly the same code as the point estimate.
 """
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from inkface.core.errors import InkfaceError
+from inkface.evaluation.thresholds import ThresholdChoice, accuracy_threshold, check_scores
 
 GENUINE, SKILLED, RANDOM = 0, 1, 2
 KIND_NAMES = {GENUINE: "genuine", SKILLED: "skilled", RANDOM: "random"}
@@ -87,64 +89,11 @@ class PairScores:
         return len(self.distances)
 
 
-@dataclass(frozen=True)
-class ThresholdChoice:
-    """The accuracy-maximising threshold and the accuracy it reaches (paper 5.2)."""
-
-    threshold: float
-    accuracy: float
-
-
-def _check_pairs(distances: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    d = np.asarray(distances, dtype=np.float64)
-    y = np.asarray(labels)
-    if d.ndim != 1 or y.ndim != 1 or len(d) != len(y):
-        raise InkfaceError(
-            f"distances and labels must be 1-D of equal length, got {d.shape} and {y.shape}"
-        )
-    if not np.all(np.isfinite(d)):
-        raise InkfaceError("distances contain NaN or infinite values")
-    if np.any((y != 0) & (y != 1)):
-        raise InkfaceError("labels must be 0 (forgery pair) or 1 (genuine pair)")
-    return d, y.astype(bool)
-
-
-def candidate_thresholds(distances: np.ndarray) -> np.ndarray:
-    """Midpoints of the sorted unique distances, plus one below (reject all) and one above
-    (accept all): every distinct decision on these pairs is reached by one candidate."""
-    u = np.unique(np.asarray(distances, dtype=np.float64))
-    if u.size == 0:
-        raise InkfaceError("no pairs to choose a threshold from")
-    pad = 0.5 * (u[-1] - u[0]) / max(u.size - 1, 1) if u.size > 1 else 0.5
-    return np.concatenate(([u[0] - pad], (u[:-1] + u[1:]) / 2.0, [u[-1] + pad]))
-
-
-def accuracy_curve(
-    distances: np.ndarray, labels: np.ndarray, thresholds: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Accuracy of the rule ``distance <= t`` for each threshold ``t`` (paper 5.2's plot).
-
-    Without ``thresholds`` the candidates of :func:`candidate_thresholds` are used. Runs in
-    O((n + k) log n) through sorted searches.
-    """
-    d, y = _check_pairs(distances, labels)
-    if d.size == 0:
-        raise InkfaceError("no pairs to compute an accuracy curve on")
-    t = candidate_thresholds(d) if thresholds is None else np.asarray(thresholds, np.float64)
-    genuine = np.sort(d[y])
-    forged = np.sort(d[~y])
-    accepted_genuine = np.searchsorted(genuine, t, side="right")
-    accepted_forged = np.searchsorted(forged, t, side="right")
-    correct = accepted_genuine + (forged.size - accepted_forged)
-    return t, correct / d.size
-
-
 def best_threshold(scores: PairScores) -> ThresholdChoice:
-    """Threshold maximising accuracy on ``scores`` (the validation pairs); exact search over
-    all candidates, ties resolved towards the smallest threshold."""
-    t, acc = accuracy_curve(scores.distances, scores.labels)
-    i = int(np.argmax(acc))
-    return ThresholdChoice(threshold=float(t[i]), accuracy=float(acc[i]))
+    """Threshold maximising accuracy on ``scores`` (the validation pairs): the shared rule of
+    :func:`inkface.evaluation.thresholds.accuracy_threshold` on distances (accept below),
+    ties resolved towards the smallest threshold."""
+    return accuracy_threshold(scores.distances, scores.labels, accept="below")
 
 
 # ---------------------------------------------------------------------------- ROC core
@@ -274,7 +223,7 @@ def roc_curve(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ROC of the score ``-distance``: (FAR, 1 - FRR, thresholds), thresholds ascending, the
     first point rejecting every pair. Needs both genuine and forgery pairs."""
-    d, y = _check_pairs(distances, labels)
+    d, y = check_scores(distances, labels)
     if not y.any() or y.all():
         raise InkfaceError("ROC needs both genuine (label 1) and forgery (label 0) pairs")
     kinds = np.where(y, GENUINE, SKILLED)
@@ -285,7 +234,7 @@ def roc_curve(
 
 def equal_error_rate(distances: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     """Equal error rate (FAR = FRR), linearly interpolated on the ROC, and its threshold."""
-    d, y = _check_pairs(distances, labels)
+    d, y = check_scores(distances, labels)
     if not y.any() or y.all():
         raise InkfaceError("EER needs both genuine (label 1) and forgery (label 0) pairs")
     kinds = np.where(y, GENUINE, SKILLED)

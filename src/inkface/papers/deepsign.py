@@ -1,30 +1,31 @@
-"""The DeepSign paper's experiments as one call each: Tables 6 and 7.
+"""The DeepSign paper's Tables 6 and 7 (Wang, "DeepSign: Efficient Siamese Convolutional
+Neural Networks for Signature Verification").
 
-``reproduce("deepsign-table6", roots={"cedar": ..., "bhsig260": ...})`` trains the
-three towers with their recipes, evaluates them on every test set, and writes the
-table in the paper's layout next to the paper's numbers, the three models' ROC curves
-on one plot (Figure 2) and a report. Without roots it generates small synthetic CEDAR-
-and BHSig260-layout sets and trains briefly: the numbers then only show that the whole
-protocol runs, and the output says so.
+Each table trains the three towers (SigNet, MobileNetv2, DeepSign) with their recipes,
+evaluates them on every test set, and writes the table in the paper's layout next to the
+paper's numbers, the three models' ROC curves on one plot (Figure 2) and a report.
+Without roots it generates small CEDAR- and BHSig260-layout sets and trains briefly.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from inkface.core.atomic import atomic_open, write_json
 from inkface.core.errors import InkfaceError
-from inkface.evaluation.plots import plot_roc
-from inkface.evaluation.report import write_report
+from inkface.papers.scaffold import Reproduction, ReproductionRun, cell, markdown_table
 
 METRICS = ("accuracy", "precision", "recall", "auroc")
 MODEL_LABELS = {"signet": "SigNet", "mobilenetv2": "MobileNetv2", "deepsign": "DeepSign"}
 
 
 @dataclass(frozen=True)
-class Experiment:
+class VerificationTable:
+    """One of the paper's result tables: the recipes that fill it and its numbers."""
+
     recipes: tuple[str, ...]
     datasets: tuple[str, ...]
     # (test-set key prefix, the paper's row label)
@@ -34,7 +35,7 @@ class Experiment:
     title: str
 
 
-TABLE6 = Experiment(
+TABLE6 = VerificationTable(
     recipes=("signet-combined", "mobilenetv2-combined", "deepsign-combined"),
     datasets=("cedar", "bhsig260"),
     test_sets=(
@@ -56,7 +57,7 @@ TABLE6 = Experiment(
     title="Table 6: trained on CEDAR + BHSig260",
 )
 
-TABLE7 = Experiment(
+TABLE7 = VerificationTable(
     recipes=(
         "signet-cedar-to-bhsig260",
         "mobilenetv2-cedar-to-bhsig260",
@@ -75,16 +76,19 @@ TABLE7 = Experiment(
     title="Table 7: trained on CEDAR, tested on CEDAR and BHSig260",
 )
 
-EXPERIMENTS = {"deepsign-table6": TABLE6, "deepsign-table7": TABLE7}
+
+def deepsign_table6(
+    run: ReproductionRun, *, max_epochs: int | None, accelerator: str | None, synthetic_writers: int
+) -> Reproduction:
+    """Table 6: the three towers trained on CEDAR + BHSig260, tested on each and both."""
+    return reproduce_table(TABLE6, run, max_epochs, accelerator, synthetic_writers)
 
 
-@dataclass(frozen=True)
-class ReproductionResult:
-    name: str
-    rows: list[dict[str, object]]
-    table: str
-    out_dir: Path
-    synthetic: bool
+def deepsign_table7(
+    run: ReproductionRun, *, max_epochs: int | None, accelerator: str | None, synthetic_writers: int
+) -> Reproduction:
+    """Table 7: the three towers trained on CEDAR, tested on CEDAR and BHSig260."""
+    return reproduce_table(TABLE7, run, max_epochs, accelerator, synthetic_writers)
 
 
 def synthetic_roots(folder: Path, writers: int, genuine: int, forgeries: int, seed: int) -> dict:
@@ -98,53 +102,53 @@ def synthetic_roots(folder: Path, writers: int, genuine: int, forgeries: int, se
     return roots
 
 
-def reproduce(
-    name: str,
-    out_dir: str | Path,
-    roots: Mapping[str, str | Path] | None = None,
+def reproduce_table(
+    table: VerificationTable,
+    run: ReproductionRun,
     max_epochs: int | None = None,
-    cache_dir: str | Path | None = None,
+    accelerator: str | None = None,
     synthetic_writers: int = 10,
-    progress: bool = True,
-) -> ReproductionResult:
-    """Run one of :data:`EXPERIMENTS`; returns the rows and the printable table."""
+) -> Reproduction:
+    """Train the table's recipes and write it next to the paper's numbers."""
+    # Local imports (start-up time): the trainers and matplotlib load torch and
+    # matplotlib, which ``inkface reproduce --help`` does not need.
+    from inkface.evaluation.plots import plot_roc
     from inkface.signatures.verification.evaluate import load_scores
     from inkface.signatures.verification.recipe import load_recipe
     from inkface.signatures.verification.train import train_verifier
 
-    if name not in EXPERIMENTS:
-        raise InkfaceError(f"unknown experiment {name!r} (choose from {', '.join(EXPERIMENTS)})")
-    experiment = EXPERIMENTS[name]
-    out = Path(out_dir)
-    synthetic = not roots
-    if synthetic:
-        roots = synthetic_roots(out / "data", synthetic_writers, 8, 8, seed=0)
+    roots: Mapping[str, Any] = run.roots
+    if run.synthetic:
+        roots = synthetic_roots(run.data_dir, synthetic_writers, 8, 8, seed=0)
         max_epochs = max_epochs or 2
-    missing = [d for d in experiment.datasets if d not in roots]  # type: ignore[operator]
+    missing = [d for d in table.datasets if d not in roots]
     if missing:
-        raise InkfaceError(f"{name} needs --root for {', '.join(missing)}")
+        raise InkfaceError(f"{run.name} needs --root for {', '.join(missing)}")
 
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     curves = {}
-    for recipe_name in experiment.recipes:
-        recipe = load_recipe(recipe_name).with_roots(dict(roots))  # type: ignore[arg-type]
-        updates: dict[str, object] = {}
+    for recipe_name in table.recipes:
+        recipe = load_recipe(recipe_name).with_roots(dict(roots))
+        updates: dict[str, Any] = {}
         if max_epochs:
             updates["max_epochs"] = max_epochs
-        if synthetic:
+        if accelerator:
+            updates["accelerator"] = accelerator
+        if run.synthetic:
             updates["batch_pairs"] = 128
         if updates:
             recipe = recipe.model_copy(
                 update={"training": recipe.training.model_copy(update=updates)}
             )
-        run_dir = train_verifier(recipe, out / recipe_name, cache_dir=cache_dir, progress=progress)
+        run_dir = train_verifier(
+            recipe, run.out / recipe_name, cache_dir=run.cache_dir, progress=run.progress
+        )
         label = MODEL_LABELS[recipe.model.name.split("_")[0]]
-        metrics = _read_metrics(run_dir)
+        metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
         scores = load_scores(run_dir / "scores.npz")
-        for prefix, row_label in experiment.test_sets:
-            key = _find_key(metrics["test_sets"], prefix)
-            ours = metrics["test_sets"][key]["paper"]
-            paper = experiment.paper[(row_label, label)]
+        for prefix, row_label in table.test_sets:
+            ours = metrics["test_sets"][_find_key(metrics["test_sets"], prefix)]["paper"]
+            paper = table.paper[(row_label, label)]
             rows.append(
                 {
                     "test": row_label,
@@ -153,24 +157,9 @@ def reproduce(
                     **{f"paper_{m}": p for m, p in zip(METRICS, paper, strict=True)},
                 }
             )
-        primary = _find_key(metrics["test_sets"], experiment.test_sets[-1][0])
-        curves[label] = scores[primary]
-
-    table = format_table(experiment, rows, synthetic)
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_open(out / "table.md", "w", encoding="utf-8") as handle:
-        handle.write(table + "\n")
-    write_json(out / "metrics.json", {"experiment": name, "synthetic": synthetic, "rows": rows})
-    roc = plot_roc(curves, out / "roc_models.png")
-    summary = {"experiment": experiment.title, "data": "synthetic" if synthetic else "real"}
-    write_report(out, f"inkface reproduce {name}", summary, [roc], {"Results": rows})
-    return ReproductionResult(name, rows, table, out, synthetic)
-
-
-def _read_metrics(run_dir: Path) -> dict:
-    import json
-
-    return json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+        curves[label] = scores[_find_key(metrics["test_sets"], table.test_sets[-1][0])]
+    roc = plot_roc(curves, run.out / "roc_models.png")
+    return run.finish(rows, format_table(table, rows), figures=[roc])
 
 
 def _find_key(test_sets: Mapping[str, object], prefix: str) -> str:
@@ -180,36 +169,23 @@ def _find_key(test_sets: Mapping[str, object], prefix: str) -> str:
     raise InkfaceError(f"test set {prefix} missing from the run's metrics")
 
 
-def format_table(experiment: Experiment, rows: list[dict[str, object]], synthetic: bool) -> str:
-    """The paper's layout, each cell ``ours (paper)``."""
-    head = "| Test database | Model | Accuracy | Precision | Recall | AUROC |"
-    lines = [experiment.title, "", head, "|---|---|---|---|---|---|"]
+def format_table(table: VerificationTable, rows: list[dict[str, Any]]) -> str:
+    """The paper's layout, each cell ``ours (paper)``, models in the paper's order."""
+    body = []
     previous = None
-    for row in rows_in_paper_order(experiment, rows):
+    for row in rows_in_paper_order(table, rows):
         test = row["test"] if row["test"] != previous else ""
         previous = row["test"]
-        cells = [
-            f"{_fmt(row[m])} ({row[f'paper_{m}']:.2f})"  # type: ignore[str-format]
-            for m in METRICS
-        ]
-        lines.append(f"| {test} | {row['model']} | " + " | ".join(cells) + " |")
-    lines.append("")
+        body.append([test, row["model"], *(cell(row[m], row[f"paper_{m}"]) for m in METRICS)])
+    head = ["Test database", "Model", "Accuracy", "Precision", "Recall", "AUROC"]
+    lines = [table.title, "", *markdown_table(head, body), ""]
     lines.append(
         "Cells: ours (paper). Genuine and skilled-forgery pairs, threshold from validation."
     )
-    if synthetic:
-        lines.append(
-            "NOTE: no dataset roots were given, so this ran on small SYNTHETIC data with "
-            "very short training; the numbers only show the protocol runs end to end."
-        )
     return "\n".join(lines)
 
 
-def rows_in_paper_order(experiment: Experiment, rows: list[dict[str, object]]) -> list:
-    order = {label: i for i, (_, label) in enumerate(experiment.test_sets)}
+def rows_in_paper_order(table: VerificationTable, rows: list[dict[str, Any]]) -> list:
+    order = {label: i for i, (_, label) in enumerate(table.test_sets)}
     models = list(MODEL_LABELS.values())
-    return sorted(rows, key=lambda r: (order[r["test"]], models.index(r["model"])))  # type: ignore[index,arg-type]
-
-
-def _fmt(value: object) -> str:
-    return "n/a" if value is None else f"{float(value):.2f}"  # type: ignore[arg-type]
+    return sorted(rows, key=lambda r: (order[r["test"]], models.index(r["model"])))

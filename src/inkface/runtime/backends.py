@@ -14,9 +14,9 @@ import numpy as np
 import torch
 
 from inkface.core.errors import InkfaceError
+from inkface.models.run import WEIGHTS_FILE, load_run_model
+from inkface.runtime.onnx_session import INT8_FILE, ONNX_FILE, file_sha256, open_run_onnx
 
-ONNX_FILE = "model.onnx"
-INT8_FILE = "model.int8.onnx"
 BackendName = Literal["auto", "torch", "onnx"]
 
 
@@ -54,15 +54,21 @@ def load_backend(
     ``precision="int8"`` picks ``model.int8.onnx`` (ONNX Runtime only); ``model.onnx``
     stays the default when both files exist.
     """
-    from inkface.models.run import load_run_model
-
     run_dir = Path(run_dir)
     onnx_path = run_dir / (INT8_FILE if precision == "int8" else ONNX_FILE)
     if precision == "int8" and prefer == "torch":
         raise InkfaceError("int8 precision needs the ONNX Runtime backend, not torch")
     if prefer == "onnx" or precision == "int8" or (prefer == "auto" and onnx_path.is_file()):
-        from inkface.runtime.onnx_session import open_run_onnx
-
         return open_run_onnx(run_dir, precision, threads=threads)
     model, _ = load_run_model(run_dir)
     return TorchBackend(model, threads=threads)
+
+
+def run_weights_sha256(run_dir: str | Path, backend: InferenceBackend) -> str:
+    """The identity of the weights a backend runs: the ``model.pt`` digest, or for an
+    ONNX-only deployment the digest recorded at export (else the ONNX file's own)."""
+    weights = Path(run_dir) / WEIGHTS_FILE
+    if weights.is_file():
+        return file_sha256(weights)
+    recorded = getattr(backend, "weights_sha256", None)
+    return recorded or file_sha256(backend.path)  # type: ignore[attr-defined]

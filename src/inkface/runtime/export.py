@@ -29,6 +29,7 @@ import torch
 
 from inkface.core.atomic import atomic_path, write_json
 from inkface.core.errors import InkfaceError
+from inkface.core.images import list_images
 from inkface.models.run import META_FILE, WEIGHTS_FILE, RunMeta, load_run_model
 from inkface.runtime.onnx_session import (
     FORMAT_KEY,
@@ -41,6 +42,7 @@ from inkface.runtime.onnx_session import (
     OnnxBackend,
     file_sha256,
 )
+from inkface.runtime.predictor import Predictor
 
 PARITY_TOLERANCE = 1e-4
 EXPORT_REPORT = "export.json"
@@ -71,9 +73,8 @@ class ExportResult:
 
 
 def input_channels(meta: RunMeta) -> int:
-    """Channels the model reads: faces default to RGB, signatures are grey."""
-    default = 3 if meta.task == "face-classification" else 1
-    return int(meta.preprocessing.get("in_channels", default))
+    """Channels the model reads, from ``meta.json`` (runs without the key are grey)."""
+    return int(meta.preprocessing.get("in_channels", 1))
 
 
 def export_onnx(
@@ -84,13 +85,24 @@ def export_onnx(
     validation: str | Path | None = None,
     max_calibration: int = 256,
     progress: bool = True,
+    predictor: Predictor | None = None,
 ) -> ExportResult:
-    """Write ``model.onnx`` (and ``model.int8.onnx`` with ``int8``) plus ``export.json``."""
+    """Write ``model.onnx`` (and ``model.int8.onnx`` with ``int8``) plus ``export.json``.
+
+    int8 calibration prepares images with the run's own ``predictor``
+    (``inkface.load_predictor(run_dir, backend="torch")``), so the calibration inputs are
+    exactly what the model sees at inference time.
+    """
     run_dir = Path(run_dir)
     if not MIN_OPSET <= opset <= 21:
         raise InkfaceError(f"opset: {opset} unsupported (use {MIN_OPSET}..21)")
     if int8 and calibration is None:
         raise InkfaceError("--int8 needs --calibration DIR (a folder of preprocessable images)")
+    if int8 and predictor is None:
+        raise InkfaceError(
+            "int8 export needs the run's predictor for calibration "
+            "(predictor=inkface.load_predictor(run_dir, backend='torch'))"
+        )
     model, meta = load_run_model(run_dir)
     shape = (input_channels(meta), *meta.input_size)
     props = {
@@ -100,8 +112,6 @@ def export_onnx(
         PRECISION_KEY: "fp32",
     }
     if int8:  # fail on a bad calibration folder before the export work
-        from inkface.runtime.quantize import list_images
-
         list_images(calibration, "calibration")
     target = run_dir / ONNX_FILE
     _say(progress, f"exporting {meta.architecture} to {target} (opset {opset})")
@@ -128,7 +138,7 @@ def export_onnx(
     write_json(run_dir / EXPORT_REPORT, result.as_dict())  # true even if int8 fails below
     if int8:
         result = _add_int8(
-            result, run_dir, meta, props, calibration, validation, max_calibration, progress
+            result, run_dir, predictor, props, calibration, validation, max_calibration, progress
         )
         write_json(run_dir / EXPORT_REPORT, result.as_dict())
     return result
@@ -137,26 +147,29 @@ def export_onnx(
 def _add_int8(
     result: ExportResult,
     run_dir: Path,
-    meta: RunMeta,
+    predictor: Predictor,
     props: dict[str, str],
     calibration: str | Path | None,
     validation: str | Path | None,
     max_calibration: int,
     progress: bool,
 ) -> ExportResult:
+    # onnxruntime.quantization is slow to import and only int8 exports need it.
     from inkface.runtime.quantize import compare_precisions, quantize_int8
 
     fp32 = run_dir / ONNX_FILE
     target = run_dir / INT8_FILE
     _say(progress, f"quantising to int8 with images from {calibration}")
     with atomic_path(target, suffix=".onnx") as tmp:
-        report = quantize_int8(fp32, tmp, meta, Path(calibration), max_calibration, progress)
+        report = quantize_int8(
+            fp32, tmp, predictor.prepare, Path(calibration), max_calibration, progress
+        )
         finalise_onnx(tmp, {**props, PRECISION_KEY: "int8"})
         folder, kind = (Path(validation), "validation") if validation else (None, "calibration")
         _say(progress, f"comparing int8 with fp32 on the {kind} images")
         report["set"] = kind
         report["comparison"] = compare_precisions(
-            fp32, tmp, meta, folder or Path(calibration), progress
+            fp32, tmp, predictor, folder or Path(calibration), progress
         )
     size = target.stat().st_size
     report["size_ratio"] = round(size / max(result.onnx_bytes, 1), 4)

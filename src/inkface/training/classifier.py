@@ -1,11 +1,8 @@
 """Lightning module for image classifiers (writer CNN now; face classifiers reuse it).
 
 Cross-entropy on logits; accuracy logged per epoch for train and validation; the
-learning-rate schedule comes from the recipe: ``plateau`` (divide by 10 when the
-validation loss stalls, down to ``min_lr``: the smile paper's 1e-4 -> 1e-7 steps),
-``multistep`` (divide by 10 at given epochs: the FER paper's epochs 4 and 6),
-``inverse_time`` (Keras ``Adam(decay=...)``: lr / (1 + decay * step), per batch, as the
-face-mask report's ``decay=INIT_LR / EPOCHS``) or none.
+optimizer and learning-rate schedule come from the recipe (:mod:`inkface.training.optim`:
+plateau, multistep, inverse-time decay or none).
 
 A prebuilt ``model`` may be passed instead of a registry name (the face trainers build,
 load ImageNet / source-domain weights and freeze layers before training).
@@ -21,7 +18,7 @@ import torch
 from torch.nn import functional as F
 
 from inkface.models import get_model
-from inkface.signatures.verification.module import build_optimizer
+from inkface.training.optim import build_optimizer, build_scheduler
 
 
 class ClassifierModule(L.LightningModule):
@@ -72,33 +69,4 @@ class ClassifierModule(L.LightningModule):
 
     def configure_optimizers(self) -> Any:
         trainable = [p for p in self.model.parameters() if p.requires_grad]
-        optimizer = build_optimizer(trainable, self.optimizer_settings)
-        kind = self.schedule.get("name")
-        if kind == "plateau":
-            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                optimizer,
-                factor=self.schedule.get("factor", 0.1),
-                patience=self.schedule.get("patience", 2),
-                min_lr=self.schedule.get("min_lr", 1e-7),
-            )
-            return {
-                "optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss"},
-            }
-        if kind == "multistep":
-            scheduler = torch.optim.lr_scheduler.MultiStepLR(
-                optimizer,
-                milestones=list(self.schedule.get("milestones", (4, 6))),
-                gamma=self.schedule.get("gamma", 0.1),
-            )
-            return {"optimizer": optimizer, "lr_scheduler": scheduler}
-        if kind == "inverse_time":
-            decay = float(self.schedule.get("decay", 0.0))
-            scheduler = torch.optim.lr_scheduler.LambdaLR(
-                optimizer, lambda step: 1.0 / (1.0 + decay * step)
-            )
-            return {
-                "optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
-            }
-        return optimizer
+        return build_scheduler(build_optimizer(trainable, self.optimizer_settings), self.schedule)

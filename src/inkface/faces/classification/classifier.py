@@ -14,6 +14,7 @@ subtraction).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,15 @@ import numpy as np
 import torch
 
 from inkface.core.errors import InkfaceError
+from inkface.core.images import read_rgb
 from inkface.models.run import RunMeta, read_meta, save_run_model
-from inkface.runtime.backends import BackendName, InferenceBackend, load_backend
+from inkface.runtime.backends import (
+    BackendName,
+    InferenceBackend,
+    load_backend,
+    run_weights_sha256,
+)
+from inkface.runtime.predictor import ImageInput, Predictor, softmax
 
 TASK = "face-classification"
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
@@ -65,35 +73,74 @@ def prepare_crops(
     return np.stack(out) if out else np.zeros((0, *size, in_channels), np.uint8)
 
 
-class FaceClassifier:
-    """Batch classification of face crops with a run's preprocessing and class names."""
+@dataclass(frozen=True)
+class FaceClassification:
+    """One face crop's label, its probability and every class's probability."""
 
-    def __init__(self, backend: InferenceBackend, meta: RunMeta, name: str = "") -> None:
+    label: str
+    score: float
+    probabilities: dict[str, float]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class FaceClassifier(Predictor):
+    """Batch classification of face crops with a run's preprocessing and class names.
+
+    ``predict`` takes face crops: paths, or arrays in OpenCV's BGR order (grey arrays
+    are accepted); the whole image is the face.
+    """
+
+    task = TASK
+    output_kind = "logits"
+
+    def __init__(
+        self, backend: InferenceBackend, meta: RunMeta, name: str = "", weights_sha256: str = ""
+    ) -> None:
         if meta.task != TASK:
             raise InkfaceError(f"run is a {meta.task} model, not a face classifier")
-        self.backend = backend
-        self.meta = meta
+        super().__init__(backend, meta, weights_sha256)
         self.name = name or str((meta.extra or {}).get("head", meta.architecture))
-        self.class_names: list[str] = list((meta.extra or {}).get("class_names") or [])
-        self.in_channels = int(meta.preprocessing.get("in_channels", 3))
         self.normalization = str(meta.preprocessing.get("normalization", "unit"))
 
     @property
-    def input_size(self) -> tuple[int, int]:
-        return self.meta.input_size
+    def input_channels(self) -> int:
+        return int(self.meta.preprocessing.get("in_channels", 3))
 
     def preprocess(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        images = prepare_crops(crops, self.input_size, self.in_channels)
+        """BGR or grey crops -> the model's float32 (N, C, H, W) input."""
+        images = prepare_crops(crops, self.input_size, self.input_channels)
         return normalize(images, self.normalization, self.meta.preprocessing.get("mean"))
+
+    def prepare(self, images: Sequence[ImageInput]) -> np.ndarray:
+        return self.preprocess([_as_bgr(image) for image in images])
 
     def predict_proba(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """(N, classes) softmax probabilities; an empty batch gives (0, classes)."""
         if not len(crops):
             return np.zeros((0, len(self.class_names)), np.float32)
-        logits = self.backend(self.preprocess(crops)).astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        probs = np.exp(logits)
-        return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
+        return softmax(self.backend(self.preprocess(crops)))
+
+    def predict(self, batch: Sequence[ImageInput]) -> list[FaceClassification]:
+        """The label and class probabilities of each face crop in ``batch``."""
+        probs = self.predict_proba([_as_bgr(image) for image in batch])
+        names = self.class_names or [str(i) for i in range(probs.shape[1])]
+        return [
+            FaceClassification(
+                label=names[int(row.argmax())],
+                score=float(row.max()),
+                probabilities={n: float(v) for n, v in zip(names, row, strict=True)},
+            )
+            for row in probs
+        ]
+
+
+def _as_bgr(image: ImageInput) -> np.ndarray:
+    """A path decoded safely to BGR, or an array passed through (BGR or grey)."""
+    if isinstance(image, np.ndarray):
+        return image
+    return np.ascontiguousarray(read_rgb(image)[:, :, ::-1])
 
 
 def load_face_classifier(
@@ -103,7 +150,8 @@ def load_face_classifier(
     meta = read_meta(run_dir)
     if meta.task != TASK:
         raise InkfaceError(f"{run_dir}: a {meta.task} run is not a face classifier")
-    return FaceClassifier(load_backend(run_dir, prefer, threads), meta)
+    backend = load_backend(run_dir, prefer, threads)
+    return FaceClassifier(backend, meta, weights_sha256=run_weights_sha256(run_dir, backend))
 
 
 def save_face_classifier(
@@ -167,4 +215,6 @@ def init_untrained_classifier(
         spec.in_channels,
         model_kwargs,
         head=model_name,
+        # An untrained model has no dataset to take a mean from: mid-grey stands in.
+        mean=[0.5] * spec.in_channels if spec.normalization == "dataset_mean" else None,
     )

@@ -22,7 +22,6 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from torch.utils.data import DataLoader, Dataset
 
 from inkface.core.atomic import atomic_path, write_json
@@ -33,8 +32,9 @@ from inkface.faces.classification.datasets import (
     prepare_face_data,
 )
 from inkface.faces.classification.recipe import FaceRecipe, StageConfig
-from inkface.training.callbacks import EpochHistory, restore_best
+from inkface.training.callbacks import EpochHistory
 from inkface.training.classifier import ClassifierModule
+from inkface.training.fit import HISTORY_FILE, fit
 
 SOURCE_VAL_FRACTION = 0.05  # held out when a source domain has no test split (CASIA)
 
@@ -80,12 +80,9 @@ def fit_stage(
     stage whose ``final.pt`` exists is not trained again when ``resume``.
     """
     final = stage_dir / "final.pt"
-    history = EpochHistory(stage_dir / "history.json")
     if resume and final.is_file():
         model.load_state_dict(torch.load(final, map_location="cpu", weights_only=True))
-        return history.series()
-    if not resume:
-        history.rows = []
+        return EpochHistory(stage_dir / HISTORY_FILE).series()
     optimizer, schedule = _stage_settings(stage)
     module = FaceClassifierModule(
         type(model).__name__,
@@ -94,46 +91,39 @@ def fit_stage(
         class_names=class_names,
         model=model,
     )
-    checkpoint = ModelCheckpoint(
-        stage_dir / "checkpoints", "best", monitor="val_accuracy", mode="max", save_last=True
-    )
-    callbacks: list[L.Callback] = [checkpoint, history]
-    if stage.patience is not None:
-        callbacks.append(EarlyStopping("val_loss", patience=stage.patience, mode="min"))
-    trainer = L.Trainer(
-        default_root_dir=stage_dir,
-        max_epochs=stage.max_epochs,
-        accelerator=accelerator,
-        devices=1,
-        precision=precision,
-        callbacks=callbacks,
-        logger=False,
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        limit_train_batches=stage.max_train_batches or 1.0,
-    )
     L.seed_everything(seed, workers=True, verbose=False)
     generator = torch.Generator().manual_seed(seed)
-    last = stage_dir / "checkpoints" / "last.ckpt"
-    trainer.fit(
-        module,
-        DataLoader(
-            train_set,
-            stage.batch_size,
-            shuffle=True,
-            generator=generator,
-            num_workers=workers,
-            drop_last=len(train_set) > stage.batch_size,
-        ),
-        DataLoader(val_set, max(64, stage.batch_size), num_workers=workers),
-        ckpt_path=str(last) if resume and last.is_file() else None,
+    train_loader = DataLoader(
+        train_set,
+        stage.batch_size,
+        shuffle=True,
+        generator=generator,
+        num_workers=workers,
+        drop_last=len(train_set) > stage.batch_size,
     )
-    restore_best(module, checkpoint)
+    val_loader = DataLoader(val_set, max(64, stage.batch_size), num_workers=workers)
+    fitted = fit(
+        module,
+        train_loader,
+        val_loader,
+        stage_dir,
+        max_epochs=stage.max_epochs,
+        monitor="val_accuracy",
+        mode="max",
+        patience=stage.patience,
+        stop_monitor="val_loss",
+        stop_mode="min",
+        accelerator=accelerator,
+        precision=precision,
+        max_train_batches=stage.max_train_batches or None,
+        progress=progress,
+        resume=resume,
+        deterministic=None,
+    )
     model.cpu()
     with atomic_path(final, suffix=".pt") as tmp:
         torch.save(model.state_dict(), tmp)
-    return history.series()
+    return fitted.history
 
 
 def _source_sets(recipe: FaceRecipe, seed: int) -> tuple[Dataset, Dataset, int, list[float]]:

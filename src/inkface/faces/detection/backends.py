@@ -2,7 +2,7 @@
 MediaPipe's BlazeFace (the smile report's final choice, §7.1).
 
 Weights come from an explicit ``model_path`` or from the download cache
-(:mod:`inkface.core.download`, ``inkface models fetch NAME``); a missing file raises an
+(:mod:`inkface.faces.detection.weights`, ``inkface models fetch NAME``); a missing file raises an
 InkfaceError that says how to get it. Output decoding is split into pure functions
 (:func:`decode_ssd`, :func:`decode_yunet`) so it is testable without the weights.
 """
@@ -16,37 +16,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inkface.core import download
 from inkface.core.errors import InkfaceError
+from inkface.faces.detection.weights import remote_files, resolve_weights, weights_status
 from inkface.faces.types import Face, check_image, clip_box
 
 SSD_MEAN = (104.0, 177.0, 123.0)  # BGR mean of the res10 SSD (face-mask report)
 SSD_SIZE = (300, 300)
-
-
-def weights_status(name: str) -> tuple[bool, str]:
-    """(available, note) for a model whose files live in the download cache."""
-    missing = [r.filename for r, path in download.model_status(name) if path is None]
-    if missing:
-        return False, f"weights not cached; run `inkface models fetch {name}` or pass model_path"
-    return True, f"weights cached in {download.cache_dir() / name}"
-
-
-def resolve_weights(name: str, filename: str, given: str | Path | None, option: str) -> Path:
-    """The weight file to load: ``given`` when set (must exist), else the cached copy."""
-    if given is not None:
-        path = Path(given)
-        if not path.is_file():
-            raise InkfaceError(f"{path}: {option} for {name!r} does not exist")
-        return path
-    cached = download.cached_path(name, filename)
-    if cached is not None:
-        return cached
-    remote = next(r for r in download.remote_files(name) if r.filename == filename)
-    raise InkfaceError(
-        f"{name}: weights {filename} not found in {download.cache_dir() / name}; run "
-        f"`inkface models fetch {name}` (downloads {remote.url}) or pass {option}=PATH"
-    )
 
 
 def _bgr(image: np.ndarray) -> np.ndarray:
@@ -98,7 +73,7 @@ class SSDDetector:
         config_path: str | Path | None = None,
         score_threshold: float = 0.5,
     ) -> None:
-        files = download.remote_files("ssd")
+        files = remote_files("ssd")
         proto, weights = files[0].filename, files[1].filename
         self.model_path = resolve_weights("ssd", weights, model_path, "model_path")
         self.config_path = resolve_weights("ssd", proto, config_path, "config_path")
@@ -135,7 +110,7 @@ class YuNetDetector:
         nms_threshold: float = 0.3,
         top_k: int = 5000,
     ) -> None:
-        filename = download.remote_files("yunet")[0].filename
+        filename = remote_files("yunet")[0].filename
         self.model_path = resolve_weights("yunet", filename, model_path, "model_path")
         try:
             self._net = cv2.FaceDetectorYN.create(
@@ -180,7 +155,7 @@ class BlazeFaceDetector:
                 "blazeface: MediaPipe is not installed; `pip install mediapipe` "
                 "or use the 'haar' or 'yunet' detector"
             ) from exc
-        filename = download.remote_files("blazeface")[0].filename
+        filename = remote_files("blazeface")[0].filename
         self.model_path = resolve_weights("blazeface", filename, model_path, "model_path")
         options = vision.FaceDetectorOptions(
             base_options=BaseOptions(model_asset_path=str(self.model_path)),

@@ -22,7 +22,9 @@ import numpy as np
 
 from inkface.core.errors import InkfaceError
 from inkface.faces.detection import backends as nets
-from inkface.faces.types import Box, Face, box_iou, check_image, clip_box
+from inkface.faces.detection import weights
+from inkface.faces.detection.matching import IOU_THRESHOLD, count_matches
+from inkface.faces.types import Box, Face, check_image, clip_box
 
 
 @runtime_checkable
@@ -182,8 +184,8 @@ _BACKENDS: Mapping[
     {
         "haar": (_haar, False, lambda: (True, "OpenCV Haar cascade; scale 1.3, 6 neighbours")),
         "lbp": (_lbp, False, _lbp_info),
-        "yunet": (nets.YuNetDetector, True, lambda: nets.weights_status("yunet")),
-        "ssd": (nets.SSDDetector, True, lambda: nets.weights_status("ssd")),
+        "yunet": (nets.YuNetDetector, True, lambda: weights.weights_status("yunet")),
+        "ssd": (nets.SSDDetector, True, lambda: weights.weights_status("ssd")),
         "blazeface": (nets.BlazeFaceDetector, True, nets.blazeface_status),
     }
 )
@@ -215,19 +217,14 @@ def detection_recall(
     detector: FaceDetector,
     images: Sequence[np.ndarray],
     boxes: Sequence[Sequence[Box]],
-    iou: float = 0.5,
+    iou: float = IOU_THRESHOLD,
 ) -> float:
-    """Fraction of true faces matched by a detection with IoU >= ``iou`` (each detection
-    matches at most one face, greedily by IoU)."""
-    found = total = 0
-    for image, truth in zip(images, boxes, strict=True):
-        detections = [f.box for f in detector.detect(image)]
-        used: set[int] = set()
-        for box in truth:
-            total += 1
-            scores = [(box_iou(box, d), k) for k, d in enumerate(detections) if k not in used]
-            best = max(scores, default=(0.0, -1))
-            if best[0] >= iou:
-                used.add(best[1])
-                found += 1
-    return found / total if total else 0.0
+    """Fraction of true faces found by ``detector`` at IoU >= ``iou``, matched by the
+    PASCAL VOC / WIDER FACE rule of :mod:`inkface.faces.detection.matching`."""
+    found = [detector.detect(image) for image in images]
+    return count_matches(
+        [[f.box for f in faces] for faces in found],
+        boxes,
+        [[f.score for f in faces] for faces in found],
+        iou,
+    ).recall

@@ -22,12 +22,15 @@ small; models receive ``array / 255`` (ink = 1).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
 import cv2
 import numpy as np
 
 from inkface.core.errors import InkfaceError
+from inkface.core.images import read_grey
 
 # Model input sizes (height, width) of section 4.1 and the identification paper.
 INPUT_SIZES: dict[str, tuple[int, int]] = {
@@ -101,3 +104,12 @@ def preprocess_signature(
 def to_model_input(images: np.ndarray) -> np.ndarray:
     """uint8 (N, H, W) with ink = 255 -> float32 (N, 1, H, W) with ink = 1."""
     return (images.astype(np.float32) / 255.0)[:, None, :, :]
+
+
+def prepare_signatures(
+    images: Sequence[str | Path | np.ndarray], size: tuple[int, int], style: str = "cedar"
+) -> np.ndarray:
+    """Paths or grey uint8 arrays -> the float32 (N, 1, H, W) batch a signature model reads
+    (section 4.1 preprocessing at ``size`` in ``style``, then ``/ 255``)."""
+    grey = [image if isinstance(image, np.ndarray) else read_grey(image) for image in images]
+    return to_model_input(np.stack([preprocess_signature(g, size, style) for g in grey]))

@@ -22,13 +22,12 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
 from inkface.core.atomic import write_json
 from inkface.evaluation.identification import closed_set_metrics, cmc_curve, open_set_rates
-from inkface.evaluation.verification import accuracy_curve
+from inkface.evaluation.thresholds import accuracy_threshold
 from inkface.models.run import RunMeta, save_run_model
 from inkface.signatures.data.augment import TRAIN_RANGES
 from inkface.signatures.identification.data import AugmentedImages, IdentificationData
@@ -37,8 +36,8 @@ from inkface.signatures.identification.pair_similarity import (
     PairSimilarityModule,
     random_pairs,
 )
-from inkface.training.callbacks import EpochHistory, restore_best
 from inkface.training.classifier import ClassifierModule
+from inkface.training.fit import FitResult, fit
 
 SAMPLES_PER_WRITER = 2000  # the paper grows 88 samples to about 2,000 per writer
 
@@ -51,27 +50,21 @@ def _fit_best(
     epochs: int,
     progress: bool,
     accelerator: str,
-) -> EpochHistory:
-    """Fit, keeping the epoch with the best validation accuracy; returns the history."""
-    history = EpochHistory(run_dir / "history.json")
-    checkpoint = ModelCheckpoint(
-        run_dir / "checkpoints", "best", monitor="val_accuracy", mode="max"
-    )
-    trainer = L.Trainer(
-        default_root_dir=run_dir,
+) -> FitResult:
+    """Fit, keeping the epoch with the best validation accuracy (no early stopping, no
+    resume: a rerun trains afresh)."""
+    return fit(
+        module,
+        train_loader,
+        val_loader,
+        run_dir,
         max_epochs=epochs,
+        monitor="val_accuracy",
+        mode="max",
         accelerator=accelerator,
-        devices=1,
-        callbacks=[checkpoint, history],
-        logger=False,
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        deterministic="warn",
-        num_sanity_val_steps=0,
+        progress=progress,
+        save_last=False,
     )
-    trainer.fit(module, train_loader, val_loader)
-    restore_best(module, checkpoint)
-    return history
 
 
 def train_writer_cnn(
@@ -100,7 +93,7 @@ def train_writer_cnn(
         class_names=data.writer_names,
     )
     generator = torch.Generator().manual_seed(seed)
-    history = _fit_best(
+    fitted = _fit_best(
         module,
         run_dir,
         DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=generator),
@@ -118,7 +111,7 @@ def train_writer_cnn(
         "validation": closed_set_metrics(val_scores, data.labels[data.val]),
         "test": closed_set_metrics(test_scores, data.labels[data.test]),
         "cmc_test": cmc_curve(test_scores, data.labels[data.test]).tolist(),
-        "history": history.series(),
+        "history": fitted.history,
         "train_images_per_epoch": len(train_set),
     }
     write_json(run_dir / "metrics.json", result)
@@ -183,7 +176,7 @@ def train_siamese_identifier(
     val_pairs = random_pairs(val_labels, max(200, n_pairs // 10), seed + 1)
     generator = torch.Generator().manual_seed(seed)
     train_pairs = random_pairs(train_labels, n_pairs, seed)
-    history = _fit_best(
+    fitted = _fit_best(
         module,
         run_dir,
         DataLoader(
@@ -214,7 +207,7 @@ def train_siamese_identifier(
         "cmc_test": cmc_curve(test_scores, data.labels[data.test]).tolist(),
         "open_set_test": open_set_evaluation(test_scores, data.labels[data.test]),
         "similarity_threshold": threshold,
-        "history": history.series(),
+        "history": fitted.history,
     }
     write_json(run_dir / "metrics.json", result)
     meta = RunMeta(
@@ -256,8 +249,8 @@ def open_set_evaluation(
 
 @torch.no_grad()
 def _similarity_threshold(net: torch.nn.Module, images: np.ndarray, pairs: np.ndarray) -> float:
-    """Similarity threshold maximising same/different accuracy on validation pairs."""
+    """Similarity threshold maximising same/different accuracy on validation pairs (the
+    verifier's rule, with "same writer" above the threshold)."""
     module_input = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1).float() / 255.0
     sims = net(module_input[pairs[:, 0]], module_input[pairs[:, 1]]).numpy()
-    thresholds, accuracies = accuracy_curve(-sims, pairs[:, 2])
-    return float(-thresholds[int(np.argmax(accuracies))])
+    return accuracy_threshold(sims, pairs[:, 2], accept="above").threshold

@@ -23,6 +23,8 @@ identity adds ``precision: int8``, so galleries never mix the two.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +33,20 @@ import torch
 
 from inkface.core.errors import InkfaceError
 from inkface.core.images import read_grey
-from inkface.models.run import WEIGHTS_FILE, RunMeta, read_meta
-from inkface.runtime.backends import BackendName, InferenceBackend, TorchBackend, load_backend
-from inkface.runtime.onnx_session import Precision, file_sha256
-from inkface.signatures.data.preprocess import preprocess_signature, to_model_input
+from inkface.models.run import RunMeta, read_meta
+from inkface.runtime.backends import (
+    BackendName,
+    InferenceBackend,
+    TorchBackend,
+    load_backend,
+    run_weights_sha256,
+)
+from inkface.runtime.onnx_session import Precision
+from inkface.runtime.predictor import ImageInput, Predictor
+from inkface.signatures.data.preprocess import prepare_signatures, preprocess_signature
+from inkface.signatures.data.readers import read_cedar
 
-ImageInput = str | Path | np.ndarray
+__all__ = ["EMBEDDING_TASKS", "Embedder", "Embedding", "ImageInput", "load_embedder"]
 EMBEDDING_TASKS = ("signature-verification", "signature-identification-siamese")
 
 
@@ -45,15 +55,30 @@ def similarity_from_distance(distance: np.ndarray | float, threshold: float) -> 
     return np.power(2.0, -np.maximum(np.asarray(distance, dtype=np.float64), 0.0) / threshold)
 
 
-class Embedder:
-    """Embeds signature images exactly as the model's training images were prepared."""
+@dataclass(frozen=True)
+class Embedding:
+    """One signature's embedding vector."""
+
+    embedding: list[float]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Embedder(Predictor):
+    """Embeds signature images exactly as the model's training images were prepared.
+
+    ``predict`` takes signature images (paths or grey uint8 arrays) and returns their
+    embeddings; galleries and verifiers compare them.
+    """
+
+    output_kind = "embedding"
 
     def __init__(
         self, model: InferenceBackend | torch.nn.Module, meta: RunMeta, weights_sha256: str
     ) -> None:
-        self.backend = TorchBackend(model) if isinstance(model, torch.nn.Module) else model
-        self.meta = meta
-        self.weights_sha256 = weights_sha256
+        backend = TorchBackend(model) if isinstance(model, torch.nn.Module) else model
+        super().__init__(backend, meta, weights_sha256)
         self._head = _similarity_head(meta)
 
     @property
@@ -87,13 +112,40 @@ class Embedder:
         style = self.meta.preprocessing.get("style", "cedar")
         return preprocess_signature(grey, self.meta.input_size, style)
 
+    def prepare(self, images: Sequence[ImageInput]) -> np.ndarray:
+        style = self.meta.preprocessing.get("style", "cedar")
+        return prepare_signatures(images, self.meta.input_size, style)
+
     def embed(self, images: Sequence[ImageInput], batch_size: int = 64) -> np.ndarray:
         """(N, D) float32 embeddings of paths or grey uint8 arrays."""
-        out = []
-        for start in range(0, len(images), batch_size):
-            batch = np.stack([self.preprocess(im) for im in images[start : start + batch_size]])
-            out.append(np.asarray(self.backend(to_model_input(batch)), dtype=np.float32))
+        out = [
+            self.forward(images[start : start + batch_size])
+            for start in range(0, len(images), batch_size)
+        ]
         return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+    def predict(self, batch: Sequence[ImageInput]) -> list[Embedding]:
+        return [Embedding([float(v) for v in row]) for row in self.embed(list(batch))]
+
+    @property
+    def pair_threshold(self) -> float | None:
+        return self.meta.threshold if self.meta.task == "signature-verification" else None
+
+    def labelled_pairs(self, folder: Path) -> tuple[list[Path], list[tuple[int, int, int]]]:
+        """On a CEDAR-layout folder: its signatures, with every genuine-genuine (1) and
+        genuine-forged (0) pair of each writer (section 4)."""
+        if not ((folder / "full_org").is_dir() and (folder / "full_forg").is_dir()):
+            return [], []
+        paths: list[Path] = []
+        pairs: list[tuple[int, int, int]] = []
+        for writer in read_cedar(folder, strict=False).writers:
+            genuine = list(range(len(paths), len(paths) + len(writer.genuine)))
+            paths += list(writer.genuine)
+            forged = list(range(len(paths), len(paths) + len(writer.forged)))
+            paths += list(writer.forged)
+            pairs += [(i, j, 1) for i, j in combinations(genuine, 2)]
+            pairs += [(i, j, 0) for i in genuine for j in forged]
+        return paths, pairs
 
     def similarity(self, distances: np.ndarray | float) -> np.ndarray:
         """Map embedding distances to similarities in [0, 1] (decreasing)."""
@@ -132,10 +184,4 @@ def load_embedder(
             "(a closed-set CNN must be retrained to add writers; use a Siamese run)"
         )
     backend = load_backend(run_dir, prefer, threads, precision)
-    weights = run_dir / WEIGHTS_FILE
-    if weights.is_file():
-        digest = file_sha256(weights)
-    else:  # an ONNX-only deployment: the digest recorded at export, else the file's own
-        recorded = getattr(backend, "weights_sha256", None)
-        digest = recorded or file_sha256(backend.path)  # type: ignore[attr-defined]
-    return Embedder(backend, meta, digest)
+    return Embedder(backend, meta, run_weights_sha256(run_dir, backend))

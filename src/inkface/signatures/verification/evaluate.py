@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,9 +37,7 @@ from inkface.evaluation.verification import (
 )
 from inkface.signatures.data.bank import ImageBank
 from inkface.signatures.data.pairs import RANDOM, PairSet
-
-if TYPE_CHECKING:
-    from inkface.signatures.verification.train import PreparedData
+from inkface.signatures.verification.pair_batches import PreparedData
 
 PAPER_METRICS = ("accuracy", "precision", "recall", "auroc")
 

@@ -20,38 +20,7 @@ from inkface.evaluation.verification import PairScores, best_threshold
 from inkface.models import get_model
 from inkface.signatures.data.pairs import RANDOM
 from inkface.training.losses import contrastive_loss, pair_distances
-
-
-def build_optimizer(params: Any, settings: Mapping[str, Any]) -> torch.optim.Optimizer:
-    """Adam, RMSprop or SGD from a recipe's ``optimizer`` block."""
-    name = settings["name"]
-    lr, weight_decay = settings["lr"], settings.get("weight_decay", 0.0)
-    if name == "adam":
-        return torch.optim.Adam(
-            params,
-            lr=lr,
-            betas=tuple(settings.get("betas", (0.9, 0.999))),
-            eps=settings.get("eps", 1e-8),
-            weight_decay=weight_decay,
-        )
-    if name == "rmsprop":
-        return torch.optim.RMSprop(
-            params,
-            lr=lr,
-            alpha=settings.get("alpha", 0.99),
-            eps=settings.get("eps", 1e-8),
-            momentum=settings.get("momentum", 0.0),
-            weight_decay=weight_decay,
-        )
-    if name == "sgd":
-        return torch.optim.SGD(
-            params,
-            lr=lr,
-            momentum=settings.get("momentum", 0.0),
-            nesterov=settings.get("nesterov", False),
-            weight_decay=weight_decay,
-        )
-    raise ValueError(f"unknown optimizer {name!r}")
+from inkface.training.optim import build_optimizer
 
 
 class SiameseModule(L.LightningModule):

@@ -9,97 +9,21 @@ the test sets and write ``model.pt``, ``meta.json``, ``metrics.json``, figures a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
-import numpy as np
-import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-from torch.utils.data import DataLoader
 
 from inkface.core.atomic import atomic_open
-from inkface.core.errors import InkfaceError
 from inkface.models import model_info
 from inkface.models.run import RunMeta, save_run_model
-from inkface.signatures.data.bank import ImageBank
-from inkface.signatures.data.cache import PreprocessedImages, load_preprocessed
-from inkface.signatures.data.pairs import RANDOM, PairSet
-from inkface.signatures.data.plans import PairPlan, plan_pairs
-from inkface.signatures.data.readers import load_signature_dataset
+from inkface.signatures.data.pairs import RANDOM
+from inkface.signatures.verification.evaluate import evaluate_verifier
 from inkface.signatures.verification.module import SiameseModule
-from inkface.signatures.verification.pair_batches import PairBatchDataset, WriterGroupedBatchSampler
+from inkface.signatures.verification.pair_batches import pair_loader, prepare_data
 from inkface.signatures.verification.recipe import Recipe
-from inkface.training.callbacks import EpochHistory, restore_best
+from inkface.training.fit import fit
 
 EVAL_BATCH_PAIRS = 1024
-
-
-@dataclass(frozen=True)
-class PreparedData:
-    """Everything a run needs from the data layer."""
-
-    plan: PairPlan
-    bank: ImageBank
-    caches: tuple[PreprocessedImages, ...]
-    input_size: tuple[int, int]
-
-
-def prepare_data(
-    recipe: Recipe,
-    cache_dir: str | Path | None = None,
-    strict: bool = True,
-    progress: bool = True,
-) -> PreparedData:
-    """Read, cache and pair the recipe's datasets (roots must already be filled in)."""
-    missing = [d.name for d in (*recipe.data.train, *recipe.data.test) if not d.root]
-    if missing:
-        raise InkfaceError(
-            f"recipe {recipe.name} needs a dataset root for {', '.join(sorted(set(missing)))} "
-            f"(give --root {missing[0]}=DIR)"
-        )
-    size_spec = recipe.data.input_size
-    input_size = (
-        tuple(int(v) for v in size_spec.lower().split("x"))
-        if size_spec and "x" in size_spec
-        else model_info(size_spec or recipe.model.name).input_size
-    )
-    loaded: dict[tuple[str, str], PreprocessedImages] = {}
-    for cfg in (*recipe.data.train, *recipe.data.test):
-        key = (cfg.name, str(Path(cfg.root).resolve()))
-        if key not in loaded:
-            dataset = load_signature_dataset(cfg.name, cfg.root, strict=strict)
-            loaded[key] = load_preprocessed(
-                dataset, input_size, cache_dir=cache_dir, strict=strict, progress=progress
-            )
-
-    def pick(items: list) -> list:
-        return [loaded[(c.name, str(Path(c.root).resolve()))].dataset for c in items]
-
-    plan = plan_pairs(
-        pick(recipe.data.train),
-        pick(recipe.data.test),
-        seed=recipe.data.seed,
-        fractions=recipe.data.fractions,
-    )
-    by_dataset = {id(c.dataset): c for c in loaded.values()}
-    caches = tuple(by_dataset[id(ds)] for ds in plan.datasets)
-    bank = ImageBank([c.images for c in caches])
-    return PreparedData(plan, bank, caches, input_size)  # type: ignore[arg-type]
-
-
-def pair_loader(
-    bank: ImageBank, pairs: PairSet, batch_pairs: int, seed: int, shuffle: bool, workers: int = 0
-) -> DataLoader:
-    """A DataLoader of writer-grouped, image-deduplicated pair batches."""
-    sampler = WriterGroupedBatchSampler(pairs, batch_pairs, seed=seed, shuffle=shuffle)
-    return DataLoader(
-        PairBatchDataset(bank, pairs),
-        sampler=sampler,
-        batch_size=None,
-        num_workers=workers,
-        persistent_workers=workers > 0,
-    )
 
 
 def train_verifier(
@@ -114,8 +38,6 @@ def train_verifier(
 
     An interrupted run resumes from ``checkpoints/last.ckpt`` when ``resume`` is true.
     """
-    from inkface.signatures.verification.evaluate import evaluate_verifier
-
     run_dir = Path(out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with atomic_open(run_dir / "recipe.yaml", "w", encoding="utf-8") as handle:
@@ -138,43 +60,29 @@ def train_verifier(
     val_loader = pair_loader(
         data.bank, data.plan.pairs["val"], EVAL_BATCH_PAIRS, recipe.data.seed, False
     )
-    checkpoints = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints",
-        filename="best",
+    fitted = fit(
+        module,
+        train_loader,
+        val_loader,
+        run_dir,
+        max_epochs=cfg.max_epochs,
         monitor="val_accuracy",
         mode="max",
-        save_last=True,
-    )
-    history = EpochHistory(run_dir / "history.json")
-    callbacks: list[L.Callback] = [checkpoints, history]
-    if cfg.patience:
-        callbacks.append(EarlyStopping("val_accuracy", mode="max", patience=cfg.patience))
-    trainer = L.Trainer(
-        default_root_dir=run_dir,
-        max_epochs=cfg.max_epochs,
+        patience=cfg.patience,
         accelerator=cfg.accelerator,
         devices=cfg.devices,
         precision=cfg.precision,
-        callbacks=callbacks,
-        logger=False,
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        deterministic="warn",
-        limit_train_batches=cfg.max_train_batches,
-        num_sanity_val_steps=0,
+        max_train_batches=cfg.max_train_batches,
+        progress=progress,
+        resume=resume,
     )
-    last = run_dir / "checkpoints" / "last.ckpt"
-    trainer.fit(
-        module, train_loader, val_loader, ckpt_path=str(last) if resume and last.is_file() else None
-    )
-    restore_best(module, checkpoints)
     tower = module.tower.cpu().eval()
     metrics = evaluate_verifier(
         tower,
         data,
         run_dir,
         title=f"{recipe.name}: {recipe.model.name}",
-        history=history.series(),
+        history=fitted.history,
         n_boot=recipe.evaluation.bootstrap,
         level=recipe.evaluation.confidence,
         seed=recipe.data.seed,
@@ -193,15 +101,9 @@ def train_verifier(
         extra={
             "recipe": recipe.name,
             "trained_on": [d.summary() for d in data.plan.datasets],
-            "best_val_accuracy": _float_or_none(checkpoints.best_model_score),
-            "epochs_trained": int(trainer.current_epoch),
+            "best_val_accuracy": fitted.best_score,
+            "epochs_trained": fitted.epochs,
         },
     )
     save_run_model(run_dir, tower, meta)
     return run_dir
-
-
-def _float_or_none(value: torch.Tensor | float | None) -> float | None:
-    if value is None:
-        return None
-    return float(np.asarray(value.cpu() if isinstance(value, torch.Tensor) else value))

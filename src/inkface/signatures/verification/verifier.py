@@ -13,14 +13,17 @@ distance for display, not a calibrated probability.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from inkface.core.errors import InkfaceError
-from inkface.signatures.verification.embedder import Embedder, ImageInput, load_embedder
+from inkface.runtime.backends import BackendName
+from inkface.runtime.predictor import ImageInput, Predictor
+from inkface.signatures.verification.embedder import Embedder, load_embedder
 
 
 @dataclass(frozen=True)
@@ -43,14 +46,35 @@ class VerificationResult:
         return asdict(self)
 
 
-class Verifier:
-    """A trained embedder plus its decision threshold (fixed on validation data)."""
+class Verifier(Predictor):
+    """A trained embedder plus its decision threshold (fixed on validation data).
+
+    ``predict`` takes verification cases: ``(references, questioned)`` pairs, or
+    mappings with those two keys; references may be one image or a list.
+    """
+
+    output_kind = "embedding"
 
     def __init__(self, embedder: Embedder) -> None:
         threshold = embedder.meta.threshold
         if threshold is None or threshold <= 0:
             raise InkfaceError("the run has no positive decision threshold in meta.json")
+        super().__init__(embedder.backend, embedder.meta, embedder.weights_sha256)
         self.embedder = embedder
+
+    def prepare(self, images: Sequence[ImageInput]) -> np.ndarray:
+        return self.embedder.prepare(images)
+
+    @property
+    def pair_threshold(self) -> float | None:
+        return self.threshold
+
+    def labelled_pairs(self, folder: Path) -> tuple[list[Path], list[tuple[int, int, int]]]:
+        return self.embedder.labelled_pairs(folder)
+
+    def predict(self, batch: Sequence[VerificationCase]) -> list[VerificationResult]:
+        """One decision per case of ``batch``."""
+        return [self.verify(*_unpack(case)) for case in batch]
 
     @property
     def threshold(self) -> float:
@@ -78,14 +102,32 @@ class Verifier:
         )
 
 
+VerificationCase = tuple[ImageInput | Sequence[ImageInput], ImageInput] | Mapping[str, Any]
+
+
+def _unpack(case: VerificationCase) -> tuple[Sequence[ImageInput], ImageInput]:
+    if isinstance(case, Mapping):
+        try:
+            return case["references"], case["questioned"]
+        except KeyError as exc:
+            raise InkfaceError(f"verification case: missing {exc.args[0]!r}") from None
+    if isinstance(case, tuple | list) and len(case) == 2:
+        return case[0], case[1]
+    raise InkfaceError(
+        "verification case: expected (references, questioned) or a mapping with those keys"
+    )
+
+
 def _name(image: ImageInput) -> str:
     return "<array>" if isinstance(image, np.ndarray) else str(image)
 
 
-def load_verifier(run_dir: str | Path, threads: int | None = None) -> Verifier:
+def load_verifier(
+    run_dir: str | Path, threads: int | None = None, prefer: BackendName = "auto"
+) -> Verifier:
     """The verifier saved in a run folder: ONNX Runtime when ``model.onnx`` is there
     (``inkface export``), PyTorch otherwise; weights are never unpickled."""
-    embedder = load_embedder(run_dir, threads=threads)
+    embedder = load_embedder(run_dir, prefer=prefer, threads=threads)
     if embedder.meta.task != "signature-verification":
         raise InkfaceError(f"{run_dir}: run is a {embedder.meta.task} model, not a verifier")
     return Verifier(embedder)

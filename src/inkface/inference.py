@@ -1,0 +1,74 @@
+"""``load_predictor``: the one way any consumer runs a trained run folder.
+
+The run's ``meta.json`` names its task; this module is the single place that maps a
+task to the product's predictor (see :mod:`inkface.runtime.predictor` for the
+interface). Every predictor reads its preprocessing from ``meta.json`` and runs on
+ONNX Runtime when the run was exported (``inkface export``), PyTorch otherwise.
+
+* ``signature-verification``: :class:`Verifier`; inputs are ``(references,
+  questioned)`` pairs, results distances and a decision;
+* ``signature-identification-cnn``: :class:`WriterClassifier`; signature images in,
+  ranked writers out;
+* ``signature-identification-siamese``: :class:`Embedder`; signature images in,
+  embeddings out;
+* ``face-classification``: :class:`FaceClassifier`; face crops in, label and class
+  probabilities out;
+* any embedding run with ``gallery=``: :class:`GalleryIdentifier`; signature images in,
+  ranked enrolled writers (or ``unknown``) out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+
+from inkface.core.errors import InkfaceError
+from inkface.faces.classification.classifier import load_face_classifier
+from inkface.models.run import read_meta
+from inkface.runtime.backends import BackendName
+from inkface.runtime.predictor import Predictor
+from inkface.signatures.identification.predictor import (
+    load_gallery_identifier,
+    load_writer_classifier,
+)
+from inkface.signatures.verification.embedder import load_embedder
+from inkface.signatures.verification.verifier import load_verifier
+
+PREDICTOR_LOADERS: Mapping[str, Callable[..., Predictor]] = MappingProxyType(
+    {
+        "signature-verification": load_verifier,
+        "signature-identification-cnn": load_writer_classifier,
+        "signature-identification-siamese": load_embedder,
+        "face-classification": load_face_classifier,
+    }
+)
+BACKENDS: tuple[BackendName, ...] = ("auto", "torch", "onnx")
+
+
+def load_predictor(
+    run_dir: str | Path,
+    backend: BackendName = "auto",
+    threads: int | None = None,
+    gallery: str | Path | None = None,
+) -> Predictor:
+    """The predictor for the trained model in ``run_dir``.
+
+    ``backend``: ``auto`` (ONNX Runtime when ``model.onnx`` exists, else PyTorch),
+    ``torch`` or ``onnx``. ``threads`` sets the runtime's thread count. With
+    ``gallery``, an embedding run identifies writers enrolled in that gallery file.
+    """
+    if backend not in BACKENDS:
+        raise InkfaceError(f"backend: {backend!r} is not one of {', '.join(BACKENDS)}")
+    if threads is not None and threads < 1:
+        raise InkfaceError(f"threads: must be >= 1, got {threads}")
+    if gallery is not None:
+        return load_gallery_identifier(run_dir, gallery, prefer=backend, threads=threads)
+    task = read_meta(run_dir).task
+    loader = PREDICTOR_LOADERS.get(task)
+    if loader is None:
+        raise InkfaceError(
+            f"{run_dir}: no predictor for task {task!r} "
+            f"(known: {', '.join(PREDICTOR_LOADERS)})"
+        )
+    return loader(run_dir, prefer=backend, threads=threads)

@@ -24,23 +24,25 @@ from pathlib import Path
 from types import MappingProxyType
 
 from inkface.core.errors import InkfaceError
+from inkface.faces.classification.classifier import TASK as FACE_TASK
 from inkface.faces.classification.classifier import load_face_classifier
 from inkface.models.run import read_meta
 from inkface.runtime.backends import BackendName
 from inkface.runtime.predictor import Predictor
 from inkface.signatures.identification.predictor import (
+    CNN_TASK,
     load_gallery_identifier,
     load_writer_classifier,
 )
-from inkface.signatures.verification.embedder import load_embedder
+from inkface.signatures.verification.embedder import SIAMESE_TASK, VERIFICATION_TASK, load_embedder
 from inkface.signatures.verification.verifier import load_verifier
 
 PREDICTOR_LOADERS: Mapping[str, Callable[..., Predictor]] = MappingProxyType(
     {
-        "signature-verification": load_verifier,
-        "signature-identification-cnn": load_writer_classifier,
-        "signature-identification-siamese": load_embedder,
-        "face-classification": load_face_classifier,
+        VERIFICATION_TASK: load_verifier,
+        CNN_TASK: load_writer_classifier,
+        SIAMESE_TASK: load_embedder,
+        FACE_TASK: load_face_classifier,
     }
 )
 BACKENDS: tuple[BackendName, ...] = ("auto", "torch", "onnx")
@@ -68,7 +70,6 @@ def load_predictor(
     loader = PREDICTOR_LOADERS.get(task)
     if loader is None:
         raise InkfaceError(
-            f"{run_dir}: no predictor for task {task!r} "
-            f"(known: {', '.join(PREDICTOR_LOADERS)})"
+            f"{run_dir}: no predictor for task {task!r} (known: {', '.join(PREDICTOR_LOADERS)})"
         )
     return loader(run_dir, prefer=backend, threads=threads)

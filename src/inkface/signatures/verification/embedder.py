@@ -46,8 +46,18 @@ from inkface.runtime.predictor import ImageInput, Predictor
 from inkface.signatures.data.preprocess import prepare_signatures, preprocess_signature
 from inkface.signatures.data.readers import read_cedar
 
-__all__ = ["EMBEDDING_TASKS", "Embedder", "Embedding", "ImageInput", "load_embedder"]
-EMBEDDING_TASKS = ("signature-verification", "signature-identification-siamese")
+__all__ = [
+    "EMBEDDING_TASKS",
+    "SIAMESE_TASK",
+    "VERIFICATION_TASK",
+    "Embedder",
+    "Embedding",
+    "ImageInput",
+    "load_embedder",
+]
+VERIFICATION_TASK = "signature-verification"  # contrastive towers (DeepSign paper)
+SIAMESE_TASK = "signature-identification-siamese"  # the identification paper's network
+EMBEDDING_TASKS = (VERIFICATION_TASK, SIAMESE_TASK)
 
 
 def similarity_from_distance(distance: np.ndarray | float, threshold: float) -> np.ndarray:
@@ -100,8 +110,8 @@ class Embedder(Predictor):
     @property
     def threshold_similarity(self) -> float:
         """Similarity at or above which two signatures are taken as the same writer."""
-        if self.meta.task == "signature-verification":
-            return 0.5
+        if self._head is None:
+            return 0.5  # 2 ** (-d / threshold) is 0.5 exactly at the distance threshold
         value = (self.meta.extra or {}).get("similarity_threshold")
         if value is None:
             raise InkfaceError("the run's meta.json has no similarity_threshold")
@@ -129,7 +139,7 @@ class Embedder(Predictor):
 
     @property
     def pair_threshold(self) -> float | None:
-        return self.meta.threshold if self.meta.task == "signature-verification" else None
+        return self.meta.threshold if self._head is None else None
 
     def labelled_pairs(self, folder: Path) -> tuple[list[Path], list[tuple[int, int, int]]]:
         """On a CEDAR-layout folder: its signatures, with every genuine-genuine (1) and
@@ -157,7 +167,7 @@ class Embedder(Predictor):
 
 
 def _similarity_head(meta: RunMeta) -> tuple[float, float] | None:
-    if meta.task != "signature-identification-siamese":
+    if meta.task != SIAMESE_TASK:
         return None
     head = (meta.extra or {}).get("similarity_head")
     if not head:

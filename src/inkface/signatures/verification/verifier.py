@@ -23,7 +23,7 @@ import numpy as np
 from inkface.core.errors import InkfaceError
 from inkface.runtime.backends import BackendName
 from inkface.runtime.predictor import ImageInput, Predictor
-from inkface.signatures.verification.embedder import Embedder, load_embedder
+from inkface.signatures.verification.embedder import VERIFICATION_TASK, Embedder, load_embedder
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,6 @@ def load_verifier(
     """The verifier saved in a run folder: ONNX Runtime when ``model.onnx`` is there
     (``inkface export``), PyTorch otherwise; weights are never unpickled."""
     embedder = load_embedder(run_dir, prefer=prefer, threads=threads)
-    if embedder.meta.task != "signature-verification":
+    if embedder.meta.task != VERIFICATION_TASK:
         raise InkfaceError(f"{run_dir}: run is a {embedder.meta.task} model, not a verifier")
     return Verifier(embedder)

@@ -40,7 +40,7 @@ def test_no_face_images_are_counted_and_listed(genki: Path, tmp_path: Path) -> N
     assert crops.images.dtype == np.uint8 and crops.images.std() > 10
     assert np.array_equal(crops.labels, data.labels[crops.kept_indices])
     index = json.loads(crops.cache_file.with_suffix(".json").read_text())
-    assert index["crops"] == len(crops) and len(index["no_face"]) == len(crops.no_face)
+    assert index["rows"] == len(crops) and len(index["excluded"]) == len(crops.no_face)
     assert index["kept_indices"] == crops.kept_indices.tolist()
 
 

@@ -6,7 +6,7 @@ unavailable with the reason).
     python benchmarks/bench_detectors.py --repeats 50
 
 Same options as ``inkface bench detectors``; a thin wrapper
-over :mod:`inkface.faces.pipeline.bench`.
+over :mod:`inkface.faces.detection.bench`.
 """
 
 from __future__ import annotations

@@ -10,8 +10,10 @@ import pytest
 import torch
 
 from inkface.core.errors import InkfaceError
+from inkface.faces.detection import bench as det_bench
 from inkface.faces.detection.detectors import get_detector
-from inkface.faces.pipeline import bench
+from inkface.faces.detection.matching import count_matches
+from inkface.faces.pipeline import bench as pipe_bench
 
 
 @pytest.fixture(autouse=True)
@@ -22,49 +24,41 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
-def test_precision_recall_counts_each_match_once() -> None:
-    truth = [[(0, 0, 10, 10), (20, 20, 30, 30)], []]
-    found = [[(0, 0, 10, 10), (1, 1, 10, 10), (50, 50, 60, 60)], [(0, 0, 5, 5)]]
-    p, r, tp, n_det, n_true = bench.precision_recall(found, truth, 0.5)
-    assert (tp, n_det, n_true) == (1, 4, 2)
-    assert (p, r) == (0.25, 0.5)
-    assert bench.precision_recall([[]], [[]]) == (0.0, 0.0, 0, 0, 0)
-
-
 def test_time_calls_and_system_info() -> None:
     seen: list[int] = []
-    times = bench.time_calls(seen.append, warmup=2, repeats=3)
+    times = det_bench.time_calls(seen.append, warmup=2, repeats=3)
     assert seen == [0, 1, 2, 3, 4] and len(times) == 3 and min(times) >= 0
     with pytest.raises(InkfaceError):
-        bench.time_calls(seen.append, 0, 0)
-    info = bench.system_info()
+        det_bench.time_calls(seen.append, 0, 0)
+    info = det_bench.system_info()
     assert {"cpu", "cores", "torch", "opencv", "python", "onnxruntime"} <= set(info)
 
 
 def test_face_frames_hold_exactly_the_requested_faces() -> None:
-    frames, boxes = bench.face_frames(5, 2)
+    frames, boxes = pipe_bench.face_frames(5, 2)
     assert len(frames) == 2 and all(f.shape == (350, 350, 3) for f in frames)
     assert all(len(b) == 5 for b in boxes) and frames[0].dtype == np.uint8
     detector = get_detector("haar")
-    frames, boxes = bench.face_frames(1, 2, detector=detector)
+    frames, boxes = pipe_bench.face_frames(1, 2, detector=detector)
     for frame, truth in zip(frames, boxes, strict=True):
-        found = [f.box for f in detector.detect(frame)]
-        assert bench.precision_recall([found], [truth])[2:4] == (1, 1)
+        found = detector.detect(frame)
+        counts = count_matches([[f.box for f in found]], [truth], [[f.score for f in found]])
+        assert (counts.tp, counts.fp, counts.fn) == (1, 0, 0)
 
 
 def test_bench_detectors_tiny() -> None:
-    rows = bench.bench_detectors(["haar", "nonsense"], side=160, warmup=1, repeats=3, scenes=4)
+    rows = det_bench.bench_detectors(["haar", "nonsense"], side=160, warmup=1, repeats=3, scenes=4)
     haar, nonsense = rows
     assert haar.available and len(haar.spf) == 3 and all(t > 0 for t in haar.spf)
     assert 0.0 <= haar.precision <= 1.0 and 0.0 <= haar.recall <= 1.0 and haar.true_faces > 0
     assert not nonsense.available and "unknown" in nonsense.note
-    table = bench.format_detector_table(rows, 1, 3, 160)
+    table = det_bench.format_detector_table(rows, 1, 3, 160)
     assert "160x160" in table and "nonsense   unavailable:" in table and "Table 7.1" in table
     assert table.splitlines()[2].startswith("haar")
 
 
 def test_bench_pipeline_tiny_torch_only() -> None:
-    report = bench.bench_pipeline(
+    report = pipe_bench.bench_pipeline(
         frames=2, warmup=1, repeats=1, face_counts=(1, 2), backends=("torch",), threads=1
     )
     assert [(r.faces, r.backend) for r in report.rows] == [("1", "torch"), ("2", "torch")]
@@ -72,27 +66,29 @@ def test_bench_pipeline_tiny_torch_only() -> None:
         assert len(row.latencies_ms) == 2 and all(t > 0 for t in row.latencies_ms)
         assert row.classify_ms > 0 and row.detect_ms > 0
     assert report.rows[0].found_per_frame == pytest.approx(1.0)
-    table = bench.format_pipeline_table(report, bench.system_info(1))
+    table = pipe_bench.format_pipeline_table(report, det_bench.system_info(1))
     assert "torch threads 1" in table and "1.00   1.00" in table
 
 
 @pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="no onnxruntime")
 def test_bench_pipeline_onnx_side_by_side() -> None:
-    report = bench.bench_pipeline(frames=1, warmup=1, repeats=1, face_counts=(1,), threads=1)
+    report = pipe_bench.bench_pipeline(frames=1, warmup=1, repeats=1, face_counts=(1,), threads=1)
     backends = [r.backend for r in report.rows]
     assert backends[:2] == ["torch", "onnx-fp32"]
     assert "onnx-int8" in backends or any("onnx-int8" in n for n in report.notes)
-    table = bench.format_pipeline_table(report, bench.system_info(1))
+    table = pipe_bench.format_pipeline_table(report, det_bench.system_info(1))
     assert all(b in table for b in backends)
 
 
 def test_bench_pipeline_on_a_source(tmp_path) -> None:
     import cv2
 
-    frames, _ = bench.face_frames(1, 2)
+    frames, _ = pipe_bench.face_frames(1, 2)
     for k, frame in enumerate(frames):
         cv2.imwrite(str(tmp_path / f"f{k}.png"), frame)
-    report = bench.bench_pipeline(str(tmp_path), frames=2, warmup=0, repeats=1, backends=("torch",))
+    report = pipe_bench.bench_pipeline(
+        str(tmp_path), frames=2, warmup=0, repeats=1, backends=("torch",)
+    )
     assert [r.faces for r in report.rows] == ["source"]
     with pytest.raises(InkfaceError, match="no such"):
-        bench.bench_pipeline(str(tmp_path / "nope"), backends=("torch",))
+        pipe_bench.bench_pipeline(str(tmp_path / "nope"), backends=("torch",))

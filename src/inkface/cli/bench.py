@@ -1,5 +1,9 @@
 """``inkface bench detectors`` (smile report Table 7.1 layout) and ``inkface bench
-pipeline SOURCE`` (end-to-end FPS, PyTorch vs ONNX Runtime fp32 / int8)."""
+pipeline SOURCE`` (end-to-end FPS, PyTorch vs ONNX Runtime fp32 / int8).
+
+The command bodies import the benchmarks locally: every command module is imported when
+``inkface`` starts, and the benchmarks pull in PyTorch.
+"""
 
 from __future__ import annotations
 
@@ -41,7 +45,7 @@ def _names(text: str | None) -> list[str]:
 
 
 def _detectors(args: argparse.Namespace) -> int:
-    from inkface.faces.pipeline import bench
+    from inkface.faces.detection import bench
 
     for name, value, least in (("--size", args.size, 32), ("--repeats", args.repeats, 1)):
         if value < least:
@@ -57,6 +61,7 @@ def _detectors(args: argparse.Namespace) -> int:
 
 
 def _pipeline(args: argparse.Namespace) -> int:
+    from inkface.faces.detection.bench import print_tables, system_info
     from inkface.faces.pipeline import bench
 
     try:
@@ -82,5 +87,5 @@ def _pipeline(args: argparse.Namespace) -> int:
         threads=args.threads,
         backends=backends,
     )
-    bench.print_tables(bench.format_pipeline_table(report, bench.system_info(args.threads)))
+    print_tables(bench.format_pipeline_table(report, system_info(args.threads)))
     return 0

@@ -33,7 +33,9 @@ import albumentations as A
 import cv2
 import numpy as np
 
+from inkface.core.atomic import atomic_path
 from inkface.core.errors import InkfaceError
+from inkface.core.images import read_rgb
 
 PRESETS = ("smile", "smile-before", "smile-after", "fer", "mask")
 
@@ -178,16 +180,13 @@ def render_augmentation_grid(
 ) -> Path:
     """PNG grid of ``image`` and ``n`` augmentations of it (the smile report's
     Figure 7.1), written atomically; ``image`` is an RGB array or an image file."""
+    # Local import: matplotlib is slow to import and only this preview needs it.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    from inkface.core.atomic import atomic_path
 
     if n < 1:
         raise InkfaceError(f"n: must be >= 1, got {n}")
     if not isinstance(image, np.ndarray):
-        from inkface.faces.data.crops import read_rgb
-
         image = read_rgb(image)
     transform = get_preset(preset, seed=seed) if isinstance(preset, str) else preset
     tiles = [("original", image)] + [(f"#{k + 1}", _apply(transform, image)) for k in range(n)]

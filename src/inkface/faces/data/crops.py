@@ -32,7 +32,7 @@ from inkface.core.cache import Outcome, Skip, attempt, cache_key, load_or_build
 from inkface.core.errors import InkfaceError
 from inkface.core.images import read_rgb
 from inkface.core.paths import resolve_cache_dir
-from inkface.faces.data.readers import FaceDataset
+from inkface.faces.data.samples import FaceDataset
 from inkface.faces.types import expand_box
 
 CACHE_FORMAT = 2

@@ -31,14 +31,8 @@ import numpy as np
 
 from inkface.core.errors import DatasetError
 from inkface.core.labels import FERPLUS_CLASSES
-from inkface.faces.data.readers import (
-    FaceDataset,
-    FaceSample,
-    Split,
-    csv_rows,
-    problem,
-    require_file,
-)
+from inkface.faces.data.listing import csv_rows, problem, require_file
+from inkface.faces.data.samples import FaceDataset, FaceSample, Split
 
 FER2013_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 FERPLUS_COLUMNS = (*FERPLUS_CLASSES, "unknown", "NF")

@@ -1,24 +1,18 @@
 """Readers for the face-mask datasets: Kaggle class folders and the Pascal VOC set.
 
-Same error policy and :class:`~inkface.faces.data.readers.FaceDataset` result as the other
+Same error policy and :class:`~inkface.faces.data.samples.FaceDataset` result as the other
 face readers (:mod:`inkface.faces.data.readers`).
 """
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from inkface.core.errors import DatasetError
 from inkface.core.labels import MASK_CLASSES
-from inkface.faces.data.readers import (
-    SPLIT_FOLDERS,
-    FaceDataset,
-    FaceSample,
-    natural_key,
-    problem,
-    read_class_folders,
-    require_dir,
-)
+from inkface.faces.data.listing import natural_key, problem, read_class_folders, require_dir
+from inkface.faces.data.samples import SPLIT_FOLDERS, FaceDataset, FaceSample
 
 
 def read_mask_folders(root: str | Path, strict: bool = True) -> FaceDataset:
@@ -68,8 +62,6 @@ def read_mask_voc(root: str | Path, strict: bool = True) -> FaceDataset:
 
 
 def _parse_voc(path: Path, images: Path) -> tuple[Path, list[tuple[str, tuple[int, ...]]]]:
-    import xml.etree.ElementTree as ET
-
     raw = path.read_bytes()
     if b"<!doctype" in raw.lower() or b"<!entity" in raw.lower():
         raise DatasetError(f"{path}: XML with a DTD or entity declarations is refused")

@@ -1,9 +1,12 @@
 """Readers for the smile, expression and face-mask datasets in their published layouts.
 
-Face-mask layouts live in :mod:`inkface.faces.data.masks` and FER2013 / FER+ in
-:mod:`inkface.faces.data.fer`. Every reader returns a :class:`FaceDataset`: one
-:class:`FaceSample` per face (an image path or a row of in-memory pixels, a label, a
-split, and the face box where the dataset gives one). Readers only list; decoding,
+GENKI-4K, CelebA and AffectNet are read here; face-mask layouts live in
+:mod:`inkface.faces.data.masks` and FER2013 / FER+ in :mod:`inkface.faces.data.fer`, and
+:func:`load_face_dataset` picks any of them by name. Every reader returns a
+:class:`~inkface.faces.data.samples.FaceDataset`: one ``FaceSample`` per face (an image
+path or a row of in-memory pixels, a label, a split, and the face box where the dataset
+gives one); the file-listing helpers they share are in :mod:`inkface.faces.data.listing`.
+Readers only list; decoding,
 detection and cropping happen once, in :mod:`inkface.faces.data.crops`. Layouts are
 those of ``shared/DATASETS.md``.
 
@@ -18,164 +21,27 @@ None / Uncertain / No-Face, FER+'s unknown / not-a-face) are dropped and counted
 
 from __future__ import annotations
 
-import csv
-import re
-import warnings
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Literal
-
-import numpy as np
 
 from inkface.core.errors import DatasetError
-from inkface.core.images import is_image_file
 from inkface.core.labels import AFFECTNET_CLASSES, SMILE_CLASSES
+from inkface.faces.data.fer import read_fer2013, read_ferplus
+from inkface.faces.data.listing import (
+    csv_rows,
+    problem,
+    read_class_folders,
+    require_dir,
+    require_file,
+)
+from inkface.faces.data.masks import read_mask_folders, read_mask_voc
+from inkface.faces.data.samples import SPLITS, FaceDataset, FaceSample, Split, assign_splits
 
-Split = Literal["train", "val", "test"]
-SPLITS: tuple[Split, ...] = ("train", "val", "test")
 AFFECTNET_DROPPED = {8: "none", 9: "uncertain", 10: "no_face"}
 
 _AFFECTNET_COLUMNS = 9
 _HAPPY_NAMES = ("happy", "happiness")
-SPLIT_FOLDERS = {"train": "train", "training": "train", "val": "val", "valid": "val"}
-SPLIT_FOLDERS |= {"validation": "val", "test": "test", "testing": "test"}
-_CLASS_ALIASES = {"happiness": "happy", "sadness": "sad", "angry": "anger", "neutrality": "neutral"}
-_CLASS_ALIASES |= {"surprised": "surprise", "fearful": "fear", "disgusted": "disgust"}
-_CLASS_ALIASES |= {str(i): name for i, name in enumerate(AFFECTNET_CLASSES)}
-
-
-@dataclass(frozen=True)
-class FaceSample:
-    """One face: ``source`` is an image path, or a row index into ``FaceDataset.pixels``;
-    ``box`` (x1, y1, x2, y2) is the face where the dataset gives it (no detector needed)."""
-
-    source: Path | int
-    label: int
-    split: Split | None = None
-    box: tuple[int, int, int, int] | None = None
-
-
-@dataclass(frozen=True)
-class FaceDataset:
-    """Faces of one dataset with class names, and what was skipped or dropped.
-
-    ``cropped``: every image already is a face crop (FER pixels), so the cache only
-    resizes. ``sources``: label files the samples were read from (part of the cache key).
-    """
-
-    name: str
-    root: Path
-    samples: tuple[FaceSample, ...]
-    class_names: tuple[str, ...]
-    pixels: np.ndarray | None = field(default=None, repr=False)
-    cropped: bool = False
-    sources: tuple[Path, ...] = ()
-    skipped: tuple[str, ...] = ()
-    dropped: dict[str, int] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    @property
-    def labels(self) -> np.ndarray:
-        return np.array([s.label for s in self.samples], dtype=np.int64)
-
-    @property
-    def splits(self) -> dict[str, int]:
-        """Samples per split (``none`` for samples without one)."""
-        counts = Counter(s.split or "none" for s in self.samples)
-        return {k: counts[k] for k in (*SPLITS, "none") if counts[k]}
-
-    def summary(self) -> dict[str, object]:
-        """JSON-ready counts per class and split (``inkface data face-info``)."""
-        per: dict[str, dict[str, int]] = {}
-        for s in self.samples:
-            row = per.setdefault(s.split or "none", dict.fromkeys(self.class_names, 0))
-            row[self.class_names[s.label]] += 1
-        return {
-            "name": self.name,
-            "root": str(self.root),
-            "samples": len(self.samples),
-            "classes": {
-                c: int(n) for c, n in zip(self.class_names, self.class_counts(), strict=True)
-            },
-            "splits": self.splits,
-            "per_split": per,
-            "dropped": dict(self.dropped),
-            "skipped": list(self.skipped),
-        }
-
-    def class_counts(self) -> np.ndarray:
-        return np.bincount(self.labels, minlength=len(self.class_names))
-
-
-def require_dir(path: Path, what: str) -> None:
-    if not path.is_dir():
-        raise DatasetError(f"{path}: {what} folder not found")
-
-
-def require_file(path: Path, what: str) -> None:
-    if not path.is_file():
-        raise DatasetError(f"{path}: {what} not found")
-
-
-def problem(message: str, strict: bool, skipped: list[str]) -> None:
-    """Raise ``message`` when ``strict``; otherwise warn and record it as skipped."""
-    if strict:
-        raise DatasetError(message)
-    warnings.warn(f"skipping {message}", stacklevel=3)
-    skipped.append(message)
-
-
-def csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """(1-based line number, cells) of every non-blank CSV row."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            for line_no, row in enumerate(csv.reader(handle), start=1):
-                if row and any(cell.strip() for cell in row):
-                    yield line_no, row
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise DatasetError(f"{path}: not a readable CSV file ({exc})") from None
-
-
-def natural_key(path: Path) -> list[object]:
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
-
-
-def image_files(folder: Path) -> list[Path]:
-    """Image files directly in ``folder``, in natural order, hidden files ignored."""
-    files = (p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    return sorted((p for p in files if is_image_file(p)), key=natural_key)
-
-
-def assign_splits(
-    dataset: FaceDataset, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0
-) -> FaceDataset:
-    """Give samples without a split a stratified train / val / test split.
-
-    Within every class the samples are shuffled with ``seed`` and cut at the cumulative
-    ``fractions`` (rounded), so each split keeps the class balance. Used for GENKI-4K,
-    which has no official split (80/10/10 by default), and for folder layouts.
-    """
-    if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1.0) > 1e-6:
-        raise DatasetError(
-            f"split fractions must be 3 non-negative numbers summing to 1: {fractions}"
-        )
-    rng = np.random.default_rng(seed)
-    splits: list[Split | None] = [s.split for s in dataset.samples]
-    labels = dataset.labels
-    open_rows = np.array([i for i, s in enumerate(splits) if s is None], dtype=np.int64)
-    for label in np.unique(labels[open_rows]) if open_rows.size else []:
-        rows = open_rows[labels[open_rows] == label]
-        rows = rows[rng.permutation(rows.size)]
-        cuts = np.round(np.cumsum(fractions)[:2] * rows.size).astype(int)
-        for name, part in zip(SPLITS, np.split(rows, cuts), strict=True):
-            for i in part:
-                splits[int(i)] = name
-    samples = tuple(replace(s, split=sp) for s, sp in zip(dataset.samples, splits, strict=True))
-    return replace(dataset, samples=samples)
 
 
 def smile_labels(dataset: FaceDataset) -> FaceDataset:
@@ -367,44 +233,6 @@ def _affectnet_row(row: list[str]) -> tuple[str, tuple[int, int, int, int], int]
     return row[0].strip().replace("\\", "/"), (x, y, x + w, y + h), expression
 
 
-def read_class_folders(
-    root: str | Path,
-    name: str,
-    class_names: Sequence[str],
-    strict: bool = True,
-    aliases: bool = False,
-    optional: Sequence[str] = (),
-) -> FaceDataset:
-    """``<root>/<class>/*.jpg`` or ``<root>/<split>/<class>/*.jpg`` (split folders named
-    train / val(idation) / test). Unknown folders are problems (see the module policy);
-    classes in ``optional`` may be missing, the others must have images."""
-    root = Path(root)
-    require_dir(root, f"{name} root")
-    folders = [p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")]
-    split_dirs = [p for p in folders if p.name.lower() in SPLIT_FOLDERS]
-    tops = [(p, SPLIT_FOLDERS[p.name.lower()]) for p in split_dirs] or [(root, None)]
-    samples, skipped = [], []
-    for top, split in tops:
-        for folder in sorted(p for p in top.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            key = folder.name.lower()
-            key = _CLASS_ALIASES.get(key, key) if aliases else key
-            if key not in class_names:
-                problem(
-                    f"{folder}: not a class folder of {name} ({', '.join(class_names)})",
-                    strict,
-                    skipped,
-                )
-                continue
-            samples.extend(
-                FaceSample(p, class_names.index(key), split) for p in image_files(folder)
-            )
-    counts = Counter(s.label for s in samples)
-    missing = [c for i, c in enumerate(class_names) if not counts[i] and c not in optional]
-    if missing:
-        raise DatasetError(f"{root}: no images for class(es) {', '.join(missing)} ({name} layout)")
-    return FaceDataset(name, root, tuple(samples), tuple(class_names), skipped=tuple(skipped))
-
-
 FACE_DATASETS = ("genki", "celeba", "affectnet", "fer2013", "ferplus", "mask", "mask-voc")
 
 
@@ -420,11 +248,7 @@ def load_face_dataset(
     if key == "affectnet":
         return read_affectnet(root, strict=strict)
     if key in ("fer2013", "ferplus"):
-        from inkface.faces.data.fer import read_fer2013, read_ferplus
-
         return read_ferplus(root, strict=strict) if key == "ferplus" else read_fer2013(root, strict)
     if key in ("mask", "mask-voc"):
-        from inkface.faces.data.masks import read_mask_folders, read_mask_voc
-
         return (read_mask_voc if key == "mask-voc" else read_mask_folders)(root, strict=strict)
     raise DatasetError(f"unknown face dataset {name!r} (choose from {', '.join(FACE_DATASETS)})")

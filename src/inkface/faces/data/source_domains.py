@@ -23,7 +23,8 @@ import cv2
 import numpy as np
 
 from inkface.core.errors import DatasetError, ImageError
-from inkface.faces.data.readers import image_files, problem, require_dir, require_file
+from inkface.core.images import read_rgb
+from inkface.faces.data.listing import image_files, problem, require_dir, require_file
 
 CINIC_CLASSES = (
     "airplane",
@@ -148,8 +149,6 @@ def read_imagenet32(root: str | Path, split: str = "train") -> SourceDomain:
 
 
 def _read_rgb_small(path: Path, size: int) -> np.ndarray:
-    from inkface.faces.data.crops import read_rgb
-
     image = read_rgb(path)
     if image.shape[:2] != (size, size):
         image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)

@@ -147,7 +147,7 @@ class BlazeFaceDetector:
     name = "blazeface"
 
     def __init__(self, model_path: str | Path | None = None, score_threshold: float = 0.5) -> None:
-        try:
+        try:  # optional dependency: MediaPipe
             import mediapipe as mp
             from mediapipe.tasks.python import BaseOptions, vision
         except ImportError as exc:

@@ -24,6 +24,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import onnxruntime
 import torch
 
 from inkface.core.errors import InkfaceError
@@ -55,21 +56,15 @@ def cpu_model() -> str:
 
 def system_info(threads: int | None = None) -> dict[str, str]:
     """CPU, core and thread counts and library versions, for the table header."""
-    info = {
+    return {
         "cpu": cpu_model(),
         "cores": str(os.cpu_count()),
         "torch threads": str(threads or torch.get_num_threads()),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "opencv": cv2.__version__,
+        "onnxruntime": onnxruntime.__version__,
     }
-    try:  # optional dependency: ONNX Runtime
-        import onnxruntime
-
-        info["onnxruntime"] = onnxruntime.__version__
-    except ImportError:
-        info["onnxruntime"] = "not installed"
-    return info
 
 
 def time_calls(fn: Callable[[int], Any], warmup: int, repeats: int) -> list[float]:

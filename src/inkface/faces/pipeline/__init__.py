@@ -1,3 +1,3 @@
 """The real-time face pipeline: sources, detection, tracking, classification per head,
-sinks and its benchmark.
+results, sinks and its end-to-end benchmark.
 """

@@ -15,7 +15,7 @@ import contextlib
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,69 +26,14 @@ from inkface.core.atomic import atomic_open, atomic_path
 from inkface.core.errors import InkfaceError
 from inkface.faces.classification.classifier import FaceClassifier, load_face_classifier
 from inkface.faces.detection.detectors import FaceDetector, get_detector
+from inkface.faces.pipeline.results import FaceResult, FrameResult, HeadResult
 from inkface.faces.pipeline.sinks import JsonlSink, LiveWindow, VideoSink, draw_result, gui_support
 from inkface.faces.pipeline.sources import FrameSource, open_source
 from inkface.faces.pipeline.tracking import IoUTracker, smooth_probs
-from inkface.faces.types import Box, crop_face
+from inkface.faces.types import crop_face
 from inkface.runtime.backends import BackendName
 
 STAGES = ("read", "detect", "track", "classify", "draw")
-
-
-@dataclass(frozen=True)
-class HeadResult:
-    """One head's verdict on one face: smoothed label, its probability, all smoothed
-    probabilities and this frame's raw ones."""
-
-    label: str
-    score: float
-    probs: dict[str, float]
-    raw: dict[str, float]
-
-
-@dataclass(frozen=True)
-class FaceResult:
-    box: Box
-    track_id: int | None
-    score: float
-    detected: bool
-    heads: dict[str, HeadResult]
-
-
-@dataclass
-class FrameResult:
-    index: int
-    timestamp_s: float
-    detected: bool
-    faces: list[FaceResult]
-    timings_ms: dict[str, float] = field(default_factory=dict)
-
-    def to_record(self) -> dict[str, Any]:
-        """The JSON Lines record of this frame."""
-        return {
-            "frame": self.index,
-            "timestamp_s": round(self.timestamp_s, 4),
-            "detected": self.detected,
-            "faces": [
-                {
-                    "box": list(f.box),
-                    "track_id": f.track_id,
-                    "score": round(f.score, 4),
-                    "detected": f.detected,
-                    "heads": {
-                        name: {
-                            "label": h.label,
-                            "score": round(h.score, 4),
-                            "probs": {k: round(v, 4) for k, v in h.probs.items()},
-                            "raw_probs": {k: round(v, 4) for k, v in h.raw.items()},
-                        }
-                        for name, h in f.heads.items()
-                    },
-                }
-                for f in self.faces
-            ],
-            "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
-        }
 
 
 def _class_names(head: FaceClassifier, n: int) -> list[str]:

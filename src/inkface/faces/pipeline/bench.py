@@ -9,7 +9,6 @@ the shared timing helpers are in :mod:`inkface.faces.detection.bench`.
 
 from __future__ import annotations
 
-import inspect
 import shutil
 import statistics
 import tempfile
@@ -22,7 +21,11 @@ import numpy as np
 import torch
 
 from inkface.core.errors import InkfaceError
-from inkface.faces.classification.classifier import FaceClassifier, init_untrained_classifier
+from inkface.faces.classification.classifier import (
+    FaceClassifier,
+    init_untrained_classifier,
+    load_face_classifier,
+)
 from inkface.faces.detection.bench import FRAME_SIDE, time_calls
 from inkface.faces.detection.detectors import FaceDetector, get_detector
 from inkface.faces.detection.matching import count_matches
@@ -30,13 +33,21 @@ from inkface.faces.pipeline.analyze import FacePipeline
 from inkface.faces.pipeline.sinks import draw_result
 from inkface.faces.pipeline.sources import open_source
 from inkface.faces.synth.compose import random_background
-from inkface.faces.synth.generator import generate_faces, render_single, rng_for
+from inkface.faces.synth.generator import generate_faces, render_single
+from inkface.faces.synth.sampling import rng_for
 from inkface.faces.types import Box
 from inkface.models.run import load_run_model, read_meta
 from inkface.runtime.backends import TorchBackend
+from inkface.runtime.export import export_onnx
+from inkface.runtime.onnx_session import OnnxBackend
+
 
 def face_frames(
-    n_faces: int, n_frames: int, side: int = FRAME_SIDE, seed: int = 0, detector: Any = None
+    n_faces: int,
+    n_frames: int,
+    side: int = FRAME_SIDE,
+    seed: int = 0,
+    detector: FaceDetector | None = None,
 ) -> tuple[list[np.ndarray], list[list[Box]]]:
     """Frames with exactly ``n_faces`` synthetic faces (tiles on a random background).
 
@@ -75,6 +86,8 @@ def face_frames(
 
 @dataclass(frozen=True)
 class PipelineRow:
+    """One (faces per frame, backend) measurement: per-frame latencies and stage means."""
+
     faces: str
     backend: str
     latencies_ms: list[float]
@@ -85,6 +98,8 @@ class PipelineRow:
 
 @dataclass
 class PipelineReport:
+    """Every row of one :func:`bench_pipeline` run, with notes on what was left out."""
+
     rows: list[PipelineRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     model: str = ""
@@ -93,30 +108,28 @@ class PipelineReport:
 
 
 def _export_variants(run_dir: Path, work: Path, threads: int | None) -> tuple[dict, list[str]]:
-    """ONNX fp32 / int8 loaders for a copy of ``run_dir`` (notes say what is missing)."""
+    """ONNX fp32 / int8 loaders for a copy of ``run_dir`` (notes say what is missing).
+
+    int8 is calibrated on synthetic smile faces prepared by the run's own classifier on
+    PyTorch, so the calibration inputs are what the network sees in the pipeline.
+    """
     notes: list[str] = []
-    try:  # optional dependencies: onnx and ONNX Runtime
-        from inkface.runtime.export import export_onnx
-        from inkface.runtime.onnx_session import OnnxBackend
-    except ImportError as exc:
-        return {}, [f"onnx: not available ({exc})"]
     copy = work / "run"
     shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("*.onnx", "export.json"))
-    params = inspect.signature(export_onnx).parameters
-    quiet = {"progress": False} if "progress" in params else {}
     variants: dict[str, Callable[[], Any]] = {}
     try:
-        fp32 = export_onnx(copy, **quiet)
+        fp32 = export_onnx(copy, progress=False)
         variants["onnx-fp32"] = lambda: OnnxBackend(copy / fp32.onnx_path, threads=threads)
-    except (InkfaceError, RuntimeError, ValueError) as exc:
+    except (ImportError, InkfaceError, RuntimeError, ValueError) as exc:
         return {}, [f"onnx: not available (export failed: {exc})"]
-    if "int8" not in params or "calibration" not in params:
-        return variants, ["onnx-int8: not available (export_onnx has no int8 option)"]
     generate_faces(work / "calib", "smile", 32, seed=1, workers=1, progress=False)
     try:
-        int8 = export_onnx(copy, int8=True, calibration=work / "calib", **quiet)
+        torch_head = load_face_classifier(copy, prefer="torch", threads=threads)
+        int8 = export_onnx(
+            copy, int8=True, calibration=work / "calib", progress=False, predictor=torch_head
+        )
         variants["onnx-int8"] = lambda: OnnxBackend(copy / int8.int8_path, threads=threads)
-    except (InkfaceError, RuntimeError, ValueError) as exc:
+    except (ImportError, InkfaceError, RuntimeError, ValueError) as exc:
         notes.append(f"onnx-int8: not available ({exc})")
     return variants, notes
 

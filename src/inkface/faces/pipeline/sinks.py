@@ -15,15 +15,13 @@ import os
 import sys
 import zlib
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import cv2
 import numpy as np
 
 from inkface.core.errors import InkfaceError
-
-if TYPE_CHECKING:
-    from inkface.faces.pipeline.analyze import FrameResult
+from inkface.faces.pipeline.results import FrameResult
 
 GREEN, RED, GREY = (0, 200, 0), (0, 0, 230), (160, 160, 160)
 GOOD_CLASSES = frozenset({"smile", "smiling", "with_mask", "mask", "happiness", "happy"})

@@ -1,13 +1,12 @@
 """Synthetic face datasets for the smile, expression and face-mask tasks, in the published
 GENKI-4K, class-folder (AffectNet later release / Kaggle masks), FER2013 and FER+ layouts.
 
-Faces are drawn by :mod:`inkface.faces.synth.render` with label-driven expressions
-(smile: mouth curve, teeth and cheek raise; the eight FER+ classes: brows, eyes, mouth
-and asymmetry; masks: worn, absent or below the nose). Every image's random stream
-derives from ``(seed, task, kind, index)``, so files are identical whatever ``workers``
-is. ``boxes.json`` holds each face's true box, so detectors can be scored on the data
-(:func:`inkface.faces.detection.detectors.detection_recall`). Scenes with several faces and a
-short video with tracked faces come from :mod:`inkface.faces.synth.scenes`.
+Faces are drawn by :mod:`inkface.faces.synth.render` with the label-driven expressions
+and accessories of :mod:`inkface.faces.synth.sampling`, whose per-item random streams
+make the files identical whatever ``workers`` is. ``boxes.json`` holds each face's true
+box, so detectors can be scored on the data
+(:func:`inkface.faces.detection.detectors.detection_recall`). Scenes with several faces
+and a short video with tracked faces come from :mod:`inkface.faces.synth.scenes`.
 """
 
 from __future__ import annotations
@@ -27,7 +26,19 @@ from inkface.core.atomic import atomic_open, write_json
 from inkface.core.errors import InkfaceError
 from inkface.core.labels import FERPLUS_CLASSES, MASK_CLASSES, SMILE_CLASSES, TASK_CLASSES
 from inkface.core.parallel import process_pool
-from inkface.faces.synth import render as fr
+from inkface.faces.synth.compose import finish, paste_face, random_background
+from inkface.faces.synth.render import draw_face
+from inkface.faces.synth.sampling import (
+    IMAGE_STREAM,
+    VOTES_STREAM,
+    random_look,
+    rng_for,
+    sample_expression,
+    sample_extras,
+    uniform,
+)
+from inkface.faces.synth.scenes import write_scenes
+from inkface.faces.types import crop_face
 
 EXPRESSIONS = FERPLUS_CLASSES
 # FER2013 has no contempt; a contemptuous sneer is closest to its 'Disgust' (1).
@@ -42,9 +53,6 @@ FER2013_IDS = {
     "contempt": 1,
 }
 FERPLUS_COLUMNS = (*EXPRESSIONS, "unknown", "NF")
-_TASK_IDS = {"smile": 0, "expression": 1, "mask": 2}
-# Random streams per image kind (rng_for): single faces, FER+ votes, scenes, video.
-_IMAGE, _VOTES, SCENE_STREAM, VIDEO_STREAM = 0, 1, 2, 3
 _JPEG = [cv2.IMWRITE_JPEG_QUALITY, 92]
 
 
@@ -64,113 +72,6 @@ class FaceGenerationSummary:
     files: list[str] = field(default_factory=list, repr=False)
 
 
-def rng_for(seed: int, task: str, kind: int, index: int) -> np.random.Generator:
-    """The random stream of one item (independent of worker scheduling)."""
-    key = (_TASK_IDS[task], kind, index)
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
-
-
-def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
-    return float(rng.uniform(lo, hi))
-
-
-def sample_expression(task: str, label: str, rng: np.random.Generator) -> fr.Expression:
-    """Facial action parameters typical of ``label`` (a class of ``task``)."""
-    if task == "smile":
-        if label == "smile":
-            teeth = bool(rng.random() < 0.65)
-            return fr.Expression(
-                mouth_curve=_u(rng, 0.55, 1.0),
-                mouth_open=_u(rng, 0.15, 0.45) if teeth else 0.0,
-                mouth_width=_u(rng, 1.05, 1.3),
-                teeth=teeth,
-                cheek_raise=_u(rng, 0.5, 1.0),
-                eye_open=_u(rng, 0.7, 0.95),
-            )
-        talking = rng.random() < 0.25
-        return fr.Expression(
-            brow_raise=_u(rng, -0.3, 0.4),
-            mouth_curve=_u(rng, -0.35, 0.12),
-            mouth_open=_u(rng, 0.1, 0.35) if talking else 0.0,
-            mouth_width=_u(rng, 0.85, 1.05),
-            eye_open=_u(rng, 0.85, 1.15),
-        )
-    if task == "mask":
-        return fr.Expression(mouth_curve=_u(rng, -0.2, 0.5), eye_open=_u(rng, 0.8, 1.15))
-    table = {
-        "neutral": dict(mouth_curve=(-0.1, 0.1)),
-        "happiness": dict(
-            mouth_curve=(0.6, 1.0),
-            mouth_open=(0.0, 0.4),
-            mouth_width=(1.05, 1.3),
-            cheek_raise=(0.5, 1.0),
-            eye_open=(0.7, 0.9),
-        ),
-        "surprise": dict(
-            brow_raise=(0.4, 0.8),
-            eye_open=(1.15, 1.35),
-            mouth_open=(0.45, 0.75),
-            mouth_width=(0.8, 1.0),
-        ),
-        "sadness": dict(
-            brow_tilt=(-0.8, -0.4),
-            brow_raise=(0.0, 0.2),
-            eye_open=(0.75, 0.9),
-            mouth_curve=(-0.8, -0.45),
-            mouth_width=(0.85, 1.0),
-        ),
-        "anger": dict(
-            brow_raise=(-1.0, -0.6),
-            brow_tilt=(0.7, 1.0),
-            eye_open=(0.75, 0.95),
-            mouth_curve=(-0.35, -0.1),
-            mouth_width=(0.75, 0.95),
-        ),
-        "disgust": dict(
-            brow_raise=(-0.6, -0.3),
-            brow_tilt=(0.2, 0.5),
-            eye_open=(0.6, 0.8),
-            mouth_curve=(-0.5, -0.25),
-            mouth_open=(0.1, 0.25),
-            nose_wrinkle=(0.6, 1.0),
-        ),
-        "fear": dict(
-            brow_raise=(0.3, 0.7),
-            brow_tilt=(-0.8, -0.4),
-            eye_open=(1.15, 1.35),
-            mouth_open=(0.3, 0.55),
-            mouth_width=(1.1, 1.3),
-            mouth_curve=(-0.3, -0.1),
-        ),
-        "contempt": dict(smirk=(0.55, 0.9), mouth_curve=(-0.1, 0.05), eye_open=(0.8, 0.95)),
-    }
-    params = {name: _u(rng, lo, hi) for name, (lo, hi) in table[label].items()}
-    if label == "contempt" and rng.random() < 0.5:
-        params["smirk"] = -params["smirk"]
-    teeth = label in ("anger", "disgust") and rng.random() < 0.5
-    if teeth:
-        params["mouth_open"] = max(params.get("mouth_open", 0.0), 0.2)
-    if label == "happiness":
-        teeth = params["mouth_open"] > 0.15
-    return fr.Expression(teeth=teeth, **params)
-
-
-def sample_extras(task: str, label: str, rng: np.random.Generator) -> fr.Extras:
-    """Accessories: the mask itself for the mask task, occluders on a few faces."""
-    mask = {"with_mask": "proper", "mask_weared_incorrect": "chin"}.get(label, "none")
-    colours = ((235, 205, 150), (240, 240, 240), (225, 215, 200), (200, 160, 90), (150, 190, 230))
-    colour = tuple(float(v) for v in colours[int(rng.integers(len(colours)))])
-    occluder = rng.random()
-    return fr.Extras(
-        mask=mask if task == "mask" else "none",
-        mask_colour=colour,
-        mask_low=_u(rng, 0.0, 1.0),
-        glasses=bool(occluder < 0.15),
-        hand=bool(0.15 <= occluder < 0.22 and mask == "none"),
-        strands=int(rng.integers(2, 6)) if 0.22 <= occluder < 0.3 else 0,
-    )
-
-
 @dataclass(frozen=True)
 class RenderedFace:
     """One single-face picture and its ground truth."""
@@ -182,26 +83,24 @@ class RenderedFace:
 
 def render_single(task: str, label: str, rng: np.random.Generator, size: int) -> RenderedFace:
     """A ``size`` x ``size`` picture of one face of class ``label``, roughly centred."""
-    look = fr.random_look(rng)
-    patch, alpha = fr.draw_face(
+    look = random_look(rng)
+    patch, alpha = draw_face(
         look,
         sample_expression(task, label, rng),
         sample_extras(task, label, rng),
         tuple(rng.uniform(-0.35, 0.35, 2)),
         rng,
     )
-    canvas = fr.random_background(rng, size, size)
-    half = size * _u(rng, 0.2, 0.29)
-    centre = (size * (0.5 + _u(rng, -0.07, 0.07)), size * (0.45 + _u(rng, -0.05, 0.05)))
+    canvas = random_background(rng, size, size)
+    half = size * uniform(rng, 0.2, 0.29)
+    centre = (size * (0.5 + uniform(rng, -0.07, 0.07)), size * (0.45 + uniform(rng, -0.05, 0.05)))
     roll_deg = float(np.clip(rng.normal(0.0, 5.0), -15.0, 15.0))  # heads are mostly upright
-    box = fr.paste_face(canvas, patch, alpha, look, centre, half, roll_deg)
-    return RenderedFace(fr.finish(canvas, rng), box, math.radians(roll_deg))
+    box = paste_face(canvas, patch, alpha, look, centre, half, roll_deg)
+    return RenderedFace(finish(canvas, rng), box, math.radians(roll_deg))
 
 
 def fer_crop(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """The 48x48 grey face crop of the FER2013 layout."""
-    from inkface.faces.types import crop_face
-
     face = crop_face(image, box, margin=0.1, square=True)
     grey = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
     return cv2.resize(grey, (48, 48), interpolation=cv2.INTER_AREA)
@@ -219,7 +118,8 @@ class _Job:
 def _render_chunk(job: _Job) -> list[tuple[int, list[int], float, bytes]]:
     out = []
     for index, label, rel in job.items:
-        face = render_single(job.task, label, rng_for(job.seed, job.task, _IMAGE, index), job.size)
+        rng = rng_for(job.seed, job.task, IMAGE_STREAM, index)
+        face = render_single(job.task, label, rng, job.size)
         target = job.staging / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         if not cv2.imwrite(str(target), face.image, _JPEG):
@@ -296,7 +196,7 @@ def _write_expression_csvs(staging: Path, plan, results, seed: int) -> None:
             pixels = " ".join(map(str, np.frombuffer(crop, np.uint8)))
             usage = _usage(i, n)
             old.write(f"{FER2013_IDS[label]},{pixels},{usage}\n")
-            votes = ferplus_votes(label, rng_for(seed, "expression", _VOTES, i))
+            votes = ferplus_votes(label, rng_for(seed, "expression", VOTES_STREAM, i))
             new.write(f"{usage},fer{i:07d}.png," + ",".join(map(str, votes)) + "\n")
 
 
@@ -377,8 +277,6 @@ def generate_faces(
         _write_expression_csvs(staging, plan, results, seed)
     scene_info = None
     if scenes:
-        from inkface.faces.synth.scenes import write_scenes
-
         scene_info = write_scenes(staging / "scenes", task, seed, size, n, n_frames)
     for name in names:
         entry = staging / name

@@ -1,13 +1,15 @@
-"""Draw one synthetic face with OpenCV and NumPy, and paste it into a picture.
+"""Draw one synthetic face, upright, in a square work patch with OpenCV and NumPy.
 
-A face is drawn upright in a square work patch (head half-width ``_A`` pixels), with the
-grey-level structure Viola-Jones' Haar cascade keys on (the smile report, §5.5.1): a
-dark band of brows and eye sockets above lighter cheeks, a lit nose bridge between the
-sockets, a darker mouth, and a head shaded towards its outline. The patch is then shrunk
-(area interpolation, which anti-aliases) and rotated into the target picture.
+The patch is ``PATCH_SIDE`` pixels square with a head ``HEAD_HALF_WIDTH`` pixels wide on
+either side of ``HEAD_CENTRE``. The face has the grey-level structure Viola-Jones' Haar
+cascade keys on (the smile report, §5.5.1): a dark band of brows and eye sockets above
+lighter cheeks, a lit nose bridge between the sockets, a darker mouth, and a head shaded
+towards its outline; masks, glasses, a hand and hair strands are drawn over it.
+:mod:`inkface.faces.synth.compose` then shrinks and rotates the patch into a picture.
 
 Appearance (:class:`FaceLook`), expression (:class:`Expression`) and accessories
-(:class:`Extras`) are plain parameters, so a generator can sample them per label.
+(:class:`Extras`) are plain parameters, so a generator can sample them per label
+(:mod:`inkface.faces.synth.sampling`).
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-_P = 256  # work patch side (pixels)
-_A = 64.0  # head half-width in the patch
-_CX, _CY = _P / 2, 0.42 * _P  # head centre in the patch
+PATCH_SIDE = 256  # work patch side (pixels)
+HEAD_HALF_WIDTH = 64.0  # head half-width in the patch
+HEAD_CENTRE = (PATCH_SIDE / 2, 0.42 * PATCH_SIDE)  # (x, y) of the head centre in the patch
+_P, _A = PATCH_SIDE, HEAD_HALF_WIDTH  # short names for the drawing arithmetic below
+_CX, _CY = HEAD_CENTRE
 
 
 @dataclass(frozen=True)
@@ -372,102 +376,3 @@ def face_box_in_patch(look: FaceLook) -> tuple[float, float, float, float]:
     """The face's reference box in patch coordinates (cheek to cheek, brows to chin)."""
     b = look.ratio * _A
     return (_CX - 1.1 * _A, _CY - 0.06 * b - 0.8 * _A, _CX + 1.1 * _A, _CY + b)
-
-
-def paste_face(
-    canvas: np.ndarray,
-    patch: np.ndarray,
-    alpha: np.ndarray,
-    look: FaceLook,
-    centre: tuple[float, float],
-    half_width: float,
-    roll_deg: float,
-) -> tuple[int, int, int, int]:
-    """Blend the patch into ``canvas`` (float32 BGR, in place) with the head centre at
-    ``centre``, head half-width ``half_width`` px and in-plane rotation ``roll_deg``
-    (counter-clockwise). Returns the true face box (x1, y1, x2, y2), clipped to the frame:
-    the reference box moved with the rotated face, keeping its size."""
-    scale = half_width / _A
-    side = max(4, round(_P * scale))
-    small = cv2.resize(patch, (side, side), interpolation=cv2.INTER_AREA)
-    small_a = cv2.resize(alpha, (side, side), interpolation=cv2.INTER_AREA)
-    s = side / _P
-    h, w = canvas.shape[:2]
-    rot = cv2.getRotationMatrix2D((_CX * s, _CY * s), roll_deg, 1.0)
-    rot[0, 2] += centre[0] - _CX * s
-    rot[1, 2] += centre[1] - _CY * s
-    warped = cv2.warpAffine(small, rot, (w, h), flags=cv2.INTER_LINEAR)
-    warped_a = cv2.warpAffine(small_a, rot, (w, h), flags=cv2.INTER_LINEAR)[..., None]
-    canvas *= 1.0 - warped_a
-    canvas += warped * warped_a
-    x1, y1, x2, y2 = face_box_in_patch(look)
-    mx, my = (x1 + x2) / 2 * s, (y1 + y2) / 2 * s
-    cx = rot[0, 0] * mx + rot[0, 1] * my + rot[0, 2]
-    cy = rot[1, 0] * mx + rot[1, 1] * my + rot[1, 2]
-    hw, hh = (x2 - x1) / 2 * s, (y2 - y1) / 2 * s
-    box = (
-        max(0, round(cx - hw)),
-        max(0, round(cy - hh)),
-        min(w, round(cx + hw)),
-        min(h, round(cy + hh)),
-    )
-    return box
-
-
-def _colour(values, rng: np.random.Generator, jitter: float = 0.1) -> tuple[float, float, float]:
-    base = np.asarray(values, np.float32) * rng.uniform(1 - jitter, 1 + jitter)
-    return tuple(float(v) for v in np.clip(base, 0, 255))
-
-
-_HAIR = ((20, 20, 25), (30, 45, 70), (40, 70, 120), (120, 160, 200), (90, 90, 95), (30, 50, 140))
-_IRIS = ((40, 60, 90), (120, 90, 50), (60, 110, 70), (30, 30, 40))
-
-
-def random_look(rng: np.random.Generator) -> FaceLook:
-    """A random person: skin tone from dark brown to pale, head shape, hair, features."""
-    tone = rng.uniform(0.0, 1.0)
-    skin = np.array([55, 85, 140]) + tone * np.array([150, 140, 105])
-    skin = _colour(skin, rng, 0.04)
-    return FaceLook(
-        skin=skin,
-        ratio=float(rng.uniform(1.22, 1.42)),
-        jaw=float(rng.uniform(0.0, 1.0)),
-        hair=_colour(_HAIR[int(rng.integers(len(_HAIR)))], rng),
-        hair_style=int(rng.integers(0, 4)),
-        iris=_colour(_IRIS[int(rng.integers(len(_IRIS)))], rng),
-        lips=tuple(float(v) for v in np.asarray(skin) * np.array([0.7, 0.58, 0.88])),
-        clothes=tuple(float(v) for v in rng.uniform(20, 235, 3)),
-        eye_gap=float(rng.uniform(0.34, 0.42)),
-        brow_thick=float(rng.uniform(0.05, 0.09)),
-        nose_len=float(rng.uniform(0.5, 0.65)),
-    )
-
-
-def random_background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """Clutter: a flat wall with random rectangles, discs and lines, blurred, plus noise
-    (float32 BGR)."""
-    img = np.empty((height, width, 3), np.float32)
-    img[:] = rng.uniform(40, 220, 3)
-    span = max(width, height)
-    for _ in range(int(rng.integers(3, 14))):
-        colour = tuple(float(v) for v in rng.uniform(0, 255, 3))
-        p = (int(rng.integers(0, width)), int(rng.integers(0, height)))
-        q = (int(rng.integers(0, width)), int(rng.integers(0, height)))
-        kind = int(rng.integers(0, 3))
-        if kind == 0:
-            cv2.rectangle(img, p, q, colour, -1)
-        elif kind == 1:
-            cv2.circle(img, p, int(rng.integers(3, max(4, span // 4))), colour, -1)
-        else:
-            cv2.line(img, p, q, colour, int(rng.integers(1, 6)))
-    img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.8, 2.5)))
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    gx, gy = rng.uniform(-0.3, 0.3, 2)
-    img *= (1.0 + gx * (xs / width - 0.5) + gy * (ys / height - 0.5))[..., None]
-    return img
-
-
-def finish(canvas: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Sensor noise and 8-bit quantisation of a composed picture."""
-    noisy = canvas + rng.normal(0.0, rng.uniform(2.0, 7.0), canvas.shape).astype(np.float32)
-    return np.clip(noisy, 0, 255).astype(np.uint8)

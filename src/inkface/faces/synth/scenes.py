@@ -16,20 +16,19 @@ import numpy as np
 
 from inkface.core.atomic import write_json
 from inkface.core.labels import TASK_CLASSES
-from inkface.faces.synth import render as fr
-from inkface.faces.synth.generator import (
+from inkface.faces.synth.compose import finish, paste_face, random_background
+from inkface.faces.synth.render import FaceLook, draw_face
+from inkface.faces.synth.sampling import (
     SCENE_STREAM,
     VIDEO_STREAM,
+    random_look,
     rng_for,
     sample_expression,
     sample_extras,
+    uniform,
 )
 
 _JPEG = [cv2.IMWRITE_JPEG_QUALITY, 92]
-
-
-def uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
-    return float(rng.uniform(lo, hi))
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ class _Track:
 
     track: int
     label: str
-    look: fr.FaceLook
+    look: FaceLook
     patch: np.ndarray
     alpha: np.ndarray
     start: np.ndarray
@@ -56,10 +55,10 @@ class _Track:
 
 def _drawn(task: str, rng: np.random.Generator):
     label = TASK_CLASSES[task][int(rng.integers(len(TASK_CLASSES[task])))]
-    look = fr.random_look(rng)
+    look = random_look(rng)
     light = tuple(rng.uniform(-0.35, 0.35, 2))
     extras = sample_extras(task, label, rng)
-    patch, alpha = fr.draw_face(look, sample_expression(task, label, rng), extras, light, rng)
+    patch, alpha = draw_face(look, sample_expression(task, label, rng), extras, light, rng)
     return label, look, patch, alpha
 
 
@@ -84,7 +83,7 @@ def write_scenes(folder: Path, task: str, seed: int, size: int, n: int, n_frames
     boxes = {}
     for i in range(frames):
         rng = rng_for(seed, task, SCENE_STREAM, i)
-        canvas = fr.random_background(rng, h, w)
+        canvas = random_background(rng, h, w)
         taken, faces = [], []
         for _ in range(int(rng.integers(0, 6))):
             half = uniform(rng, 0.035, 0.11) * w
@@ -93,15 +92,15 @@ def write_scenes(folder: Path, task: str, seed: int, size: int, n: int, n_frames
                 continue
             label, look, patch, alpha = _drawn(task, rng)
             roll = float(np.clip(rng.normal(0.0, 5.0), -15.0, 15.0))
-            box = fr.paste_face(canvas, patch, alpha, look, centre, half, roll)
+            box = paste_face(canvas, patch, alpha, look, centre, half, roll)
             taken.append((centre, half))
             faces.append({"box": list(box), "label": label})
         name = f"frame_{i + 1:04d}.jpg"
-        cv2.imwrite(str(folder / name), fr.finish(canvas, rng), _JPEG)
+        cv2.imwrite(str(folder / name), finish(canvas, rng), _JPEG)
         boxes[name] = faces
     write_json(folder / "boxes.json", boxes)
     rng = rng_for(seed, task, VIDEO_STREAM, 0)
-    background = fr.random_background(rng, h, w)
+    background = random_background(rng, h, w)
     tracks, taken = [], []
     for k in range(int(rng.integers(1, 6))):
         half = uniform(rng, 0.045, 0.09) * w
@@ -139,9 +138,9 @@ def write_scenes(folder: Path, task: str, seed: int, size: int, n: int, n_frames
                 c = lo + span - np.abs(np.mod(c - lo, 2 * span) - span)  # bounce off the edges
                 half = t.half * (1.0 + 0.1 * math.sin(0.15 * f + t.phase))
                 roll = 8.0 * math.sin(0.1 * f + t.phase)
-                box = fr.paste_face(canvas, t.patch, t.alpha, t.look, tuple(c), half, roll)
+                box = paste_face(canvas, t.patch, t.alpha, t.look, tuple(c), half, roll)
                 faces.append({"track": t.track, "box": list(box), "label": t.label})
-            writer.write(fr.finish(canvas, rng_for(seed, task, VIDEO_STREAM, f + 1)))
+            writer.write(finish(canvas, rng_for(seed, task, VIDEO_STREAM, f + 1)))
             per_frame.append(faces)
     finally:
         writer.release()

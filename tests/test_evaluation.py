@@ -11,12 +11,14 @@ from inkface.core.errors import InkfaceError
 from inkface.evaluation import (
     PairScores,
     accuracy_curve,
+    accuracy_threshold,
     auroc,
     best_threshold,
     bootstrap_ci,
     equal_error_rate,
     evaluate,
     roc_curve,
+    threshold_at_far,
     verification_metrics,
     write_report,
 )
@@ -307,3 +309,58 @@ def test_report_is_self_contained(tmp_path):
     assert f"{result['test']['accuracy']:.4f}" in text
     with pytest.raises(InkfaceError, match=r"missing\.png"):
         write_report(run, "t", result, [tmp_path / "missing.png"])
+
+
+# ---------------------------------------------------------------------------- threshold rule
+
+
+def test_accuracy_threshold_directions_agree() -> None:
+    distances = np.array([0.1, 0.2, 0.5, 0.3, 0.6, 0.7])
+    labels = np.array([1, 1, 1, 0, 0, 0])
+    below = accuracy_threshold(distances, labels, accept="below")
+    assert (below.threshold, below.accuracy) == pytest.approx((0.25, 5 / 6))
+    # The same pairs as similarities: same decisions, threshold mirrored, ties still
+    # go to the strictest threshold (now the largest).
+    above = accuracy_threshold(-distances, labels, accept="above")
+    assert (above.threshold, above.accuracy) == pytest.approx((-0.25, 5 / 6))
+    sims = np.array([0.9, 0.8, 0.6, 0.7, 0.3, 0.2])
+    choice = accuracy_threshold(sims, labels, accept="above")
+    assert np.mean((sims >= choice.threshold) == (labels == 1)) == pytest.approx(choice.accuracy)
+    # 0.75 and 0.45 both give 5/6; the stricter (larger) similarity is kept.
+    assert choice.accuracy == pytest.approx(5 / 6) and choice.threshold == pytest.approx(0.75)
+    assert best_threshold(pairs(distances, 1 - labels)) == below
+    t, _ = accuracy_curve(sims, labels, accept="above")
+    assert np.all(np.diff(t) < 0)  # strictest first: descending similarities
+    with pytest.raises(InkfaceError, match="accept must be"):
+        accuracy_threshold(sims, labels, accept="higher")  # type: ignore[arg-type]
+
+
+def test_accuracy_threshold_separable_similarities() -> None:
+    sims = np.array([0.95, 0.9, 0.85, 0.4, 0.3, 0.1])
+    labels = np.array([1, 1, 1, 0, 0, 0])
+    choice = accuracy_threshold(sims, labels, accept="above")
+    assert choice.accuracy == 1.0 and 0.4 < choice.threshold < 0.85
+
+
+def test_threshold_at_far_both_directions() -> None:
+    impostors = np.array([0.5, 0.35, 0.2, 0.1])  # similarities: higher = accepted
+    for far, passing in ((0.0, 0), (0.25, 1), (0.5, 2), (0.6, 2), (1.0, 4)):
+        t = threshold_at_far(impostors, far, accept="above")
+        assert int(np.sum(impostors >= t)) == passing, far
+        # The same impostors as distances: the mirrored threshold.
+        d = threshold_at_far(-impostors, far, accept="below")
+        assert d == -t and int(np.sum(-impostors <= d)) == passing
+    assert threshold_at_far(impostors, 0.25, accept="above") == pytest.approx(0.35)
+    assert threshold_at_far(impostors, 0.25, accept="above") > 0.35  # 0.35 itself stays out
+    assert threshold_at_far(impostors, 1.0, accept="above") == -np.inf
+    assert threshold_at_far(impostors, 1.0, accept="below") == np.inf
+    # Ties at the edge are rejected together (never more than the target rate).
+    tied = np.array([0.5, 0.5, 0.5, 0.1])
+    assert np.mean(tied >= threshold_at_far(tied, 0.5, accept="above")) == 0.0
+    # Large scores: the threshold still leaves the edge impostor out.
+    big = np.array([3e6, 2e6, 1e6])
+    assert np.sum(big >= threshold_at_far(big, 1 / 3, accept="above")) == 1
+    with pytest.raises(InkfaceError, match=r"\[0, 1\]"):
+        threshold_at_far(impostors, 1.5, accept="above")
+    with pytest.raises(InkfaceError, match="impostor"):
+        threshold_at_far(np.array([]), 0.1, accept="below")

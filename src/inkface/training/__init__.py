@@ -1,1 +1,2 @@
-"""Training: losses, pair batching, Lightning modules and recipe-driven runs."""
+"""Task-agnostic training: losses, optimizers and schedules, Lightning modules, the one
+fit loop every trainer uses and its callbacks."""

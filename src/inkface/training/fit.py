@@ -51,11 +51,6 @@ class FitResult:
     restored: bool
 
 
-def last_checkpoint(run_dir: str | Path) -> Path:
-    """Where :func:`fit` keeps the latest epoch of ``run_dir`` (resume point)."""
-    return Path(run_dir) / CHECKPOINT_DIR / LAST_FILE
-
-
 def fit(
     module: L.LightningModule,
     train_loader: DataLoader,
@@ -113,7 +108,7 @@ def fit(
         limit_train_batches=max_train_batches,
         num_sanity_val_steps=0,
     )
-    last = last_checkpoint(run_dir)
+    last = run_dir / CHECKPOINT_DIR / LAST_FILE
     trainer.fit(
         module, train_loader, val_loader, ckpt_path=str(last) if resume and last.is_file() else None
     )

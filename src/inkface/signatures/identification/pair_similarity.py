@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from inkface.models.siamese_pixels import PixelSiamese
 from inkface.signatures.data.augment import AffineRanges, distort
-from inkface.signatures.verification.module import build_optimizer
+from inkface.training.optim import build_optimizer
 
 
 def random_pairs(labels: np.ndarray, n_pairs: int, seed: int) -> np.ndarray:

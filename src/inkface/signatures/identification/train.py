@@ -36,6 +36,8 @@ from inkface.signatures.identification.pair_similarity import (
     PairSimilarityModule,
     random_pairs,
 )
+from inkface.signatures.identification.predictor import CNN_TASK
+from inkface.signatures.verification.embedder import SIAMESE_TASK
 from inkface.training.classifier import ClassifierModule
 from inkface.training.fit import FitResult, fit
 
@@ -121,7 +123,7 @@ def train_writer_cnn(
         input_size=tuple(data.images.shape[1:]),  # type: ignore[arg-type]
         preprocessing={"style": data.style},
         threshold=None,
-        task="signature-identification-cnn",
+        task=CNN_TASK,
         extra={"class_names": list(data.writer_names)},
     )
     save_run_model(run_dir, model, meta)
@@ -216,7 +218,7 @@ def train_siamese_identifier(
         input_size=tuple(data.images.shape[1:]),  # type: ignore[arg-type]
         preprocessing={"style": data.style},
         threshold=None,
-        task="signature-identification-siamese",
+        task=SIAMESE_TASK,
         extra={
             "similarity_head": {"offset": offset, "scale": scale},
             "similarity_threshold": threshold,

@@ -30,14 +30,11 @@ from inkface.evaluation.plots import (
     select_grid_pairs,
 )
 from inkface.evaluation.report import write_report
-from inkface.evaluation.verification import (
-    PairScores,
-    accuracy_curve,
-    verification_metrics,
-)
+from inkface.evaluation.thresholds import accuracy_curve
+from inkface.evaluation.verification import PairScores, verification_metrics
 from inkface.signatures.data.bank import ImageBank
 from inkface.signatures.data.pairs import RANDOM, PairSet
-from inkface.signatures.verification.pair_batches import PreparedData
+from inkface.signatures.verification.data import PreparedData
 
 PAPER_METRICS = ("accuracy", "precision", "recall", "auroc")
 

@@ -17,9 +17,10 @@ from inkface.core.atomic import atomic_open
 from inkface.models import model_info
 from inkface.models.run import RunMeta, save_run_model
 from inkface.signatures.data.pairs import RANDOM
+from inkface.signatures.verification.data import prepare_data
 from inkface.signatures.verification.evaluate import evaluate_verifier
 from inkface.signatures.verification.module import SiameseModule
-from inkface.signatures.verification.pair_batches import pair_loader, prepare_data
+from inkface.signatures.verification.pair_batches import pair_loader
 from inkface.signatures.verification.recipe import Recipe
 from inkface.training.fit import fit
 

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from inkface.faces.classification.recipe import FaceRecipe
+from inkface.faces.classification.train import train_face_classifier
+from inkface.faces.synth.generator import generate_faces
+
 
 @dataclass(frozen=True)
 class FaceDemoResult:
@@ -25,7 +29,6 @@ class FaceDemoResult:
 
 
 def _demo_recipe(data: Path, epochs: int) -> Any:
-    from inkface.faces.classification.recipe import FaceRecipe
 
     return FaceRecipe.model_validate(
         {
@@ -63,8 +66,6 @@ def run_face_demo(
     progress: bool = True,
 ) -> FaceDemoResult:
     """Generate, train, save, analyse a video; prints where everything is."""
-    from inkface.faces.classification.train import train_face_classifier
-    from inkface.faces.synth.generator import generate_faces
 
     start = time.perf_counter()
     out = Path(out_dir)

@@ -24,6 +24,7 @@ import torch
 from inkface.core.atomic import atomic_path, write_json
 from inkface.core.errors import InkfaceError
 from inkface.core.version import __version__
+from inkface.models import get_model
 
 RUN_FORMAT = 1
 WEIGHTS_FILE = "model.pt"
@@ -103,7 +104,6 @@ def read_meta(run_dir: str | Path) -> RunMeta:
 
 def load_run_model(run_dir: str | Path) -> tuple[torch.nn.Module, RunMeta]:
     """Rebuild the architecture from metadata and load the weights (no pickled code)."""
-    from inkface.models import get_model
 
     run_dir = Path(run_dir)
     meta = read_meta(run_dir)

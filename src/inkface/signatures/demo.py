@@ -14,6 +14,9 @@ from pathlib import Path
 
 from inkface.signatures.data.pairs import split_writers
 from inkface.signatures.data.readers import read_cedar
+from inkface.signatures.synth.generator import generate_signatures
+from inkface.signatures.verification.recipe import load_recipe
+from inkface.signatures.verification.train import train_verifier
 from inkface.signatures.verification.verifier import VerificationResult, load_verifier
 
 
@@ -36,9 +39,6 @@ def run_demo(
     progress: bool = True,
 ) -> DemoResult:
     """Generate, train, evaluate, verify; returns the headline numbers."""
-    from inkface.signatures.synth.generator import generate_signatures
-    from inkface.signatures.verification.recipe import load_recipe
-    from inkface.signatures.verification.train import train_verifier
 
     start = time.perf_counter()
     out = Path(out_dir)

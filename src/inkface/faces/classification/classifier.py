@@ -24,6 +24,7 @@ import torch
 
 from inkface.core.errors import InkfaceError
 from inkface.core.images import read_rgb
+from inkface.models import get_model, model_info
 from inkface.models.run import RunMeta, read_meta, save_run_model
 from inkface.runtime.backends import (
     BackendName,
@@ -194,7 +195,6 @@ def init_untrained_classifier(
     run_dir: str | Path, model_name: str, seed: int = 0, **model_kwargs: Any
 ) -> Path:
     """A run folder holding an *untrained* registered classifier (for tests and wiring)."""
-    from inkface.models import get_model, model_info
 
     spec = model_info(model_name)
     if spec.kind != "classifier":

@@ -29,6 +29,7 @@ from inkface.faces.classification.recipe import FaceDatasetConfig, FaceRecipe
 from inkface.faces.data.augment import balance_classes, get_preset
 from inkface.faces.data.crops import FaceCrops, load_face_crops
 from inkface.faces.data.readers import assign_splits, load_face_dataset, smile_labels
+from inkface.models import model_info
 
 
 @dataclass
@@ -126,7 +127,6 @@ def prepare_face_data(
     progress: bool = True,
 ) -> FaceData:
     """Crop every dataset of ``recipe`` once and assemble the train / val / test sets."""
-    from inkface.models import model_info
 
     spec = model_info(recipe.model.name)
     input_size = tuple(recipe.model.input_size or spec.input_size)

@@ -21,7 +21,9 @@ import torch
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from inkface.core.errors import InkfaceError
+from inkface.evaluation.plots import _new_figure, _save
 from inkface.faces.classification.classifier import normalize
+from inkface.faces.classification.datasets import center_crop, fit_size
 
 
 def classification_metrics(
@@ -119,7 +121,6 @@ def predict_proba(
     """Softmax probabilities of uint8 (N, H, W, C) crops; with ``ten_crop`` the average
     over the ten crops of size ``input_size`` (otherwise images are centre-cropped to
     ``input_size`` when larger)."""
-    from inkface.faces.classification.datasets import center_crop, fit_size
 
     model.eval()
     device = next(model.parameters()).device
@@ -175,7 +176,6 @@ def plot_confusion_matrix(
     title: str = "Confusion matrix",
 ) -> Path:
     """Row-normalised confusion matrix with counts (FER paper Fig. 2)."""
-    from inkface.evaluation.plots import _new_figure, _save
 
     cm = np.asarray(matrix, float)
     rows = cm.sum(axis=1, keepdims=True)

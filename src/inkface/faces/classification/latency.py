@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from inkface.core.errors import InkfaceError
+from inkface.models import get_model, model_info
 
 # (avg s, max s, std s, FPS) as printed in the smile report.
 PAPER_TABLE_7_4 = {
@@ -92,7 +93,6 @@ def latency_table(
     threads: int | None = None,
 ) -> list[dict[str, Any]]:
     """One row per registered classifier at its registered input size (or ``input_sizes``)."""
-    from inkface.models import get_model, model_info
 
     previous = torch.get_num_threads()
     if threads is not None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from inkface.core.atomic import atomic_path
 from inkface.faces.classification.recipe import FaceRecipe
+from inkface.faces.synth.generator import generate_faces
 
 TASK_DATASET = {
     "smile": ("smile", "genki"),
@@ -32,7 +33,6 @@ QUICK_SIZES = {
 
 def synthetic_faces(root: Path, task: str, n: int = 96, seed: int = 0) -> Path:
     """Generated faces of ``task`` in ``root/<task>`` (reused when already there)."""
-    from inkface.faces.synth.generator import generate_faces
 
     folder = root / TASK_DATASET[task][0]
     if not (folder / "boxes.json").is_file():

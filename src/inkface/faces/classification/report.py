@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from inkface.core.atomic import atomic_open, write_json
+from inkface.evaluation.plots import _new_figure, _save, plot_training_curves
 from inkface.evaluation.report import write_report
 from inkface.faces.classification.datasets import FaceData
 from inkface.faces.classification.evaluate import (
@@ -26,6 +27,9 @@ from inkface.faces.classification.evaluate import (
     predict_proba,
 )
 from inkface.faces.classification.recipe import FaceRecipe
+from inkface.models import model_info
+from inkface.models.resnet_cifar import information_density
+from inkface.models.summary import summarize
 
 
 def concat_histories(histories: dict[str, dict[str, list[float]]]) -> dict[str, list[float]]:
@@ -41,7 +45,6 @@ def concat_histories(histories: dict[str, dict[str, list[float]]]) -> dict[str, 
 
 
 def plot_learning_rate(lrs: list[float], path: Path) -> Path:
-    from inkface.evaluation.plots import _new_figure, _save
 
     fig = _new_figure(4.5, 3.2)
     ax = fig.add_subplot(1, 1, 1)
@@ -54,9 +57,6 @@ def plot_learning_rate(lrs: list[float], path: Path) -> Path:
 
 
 def model_costs(model: torch.nn.Module, recipe: FaceRecipe, data: FaceData) -> dict[str, Any]:
-    from inkface.models import model_info
-    from inkface.models.resnet_cifar import information_density
-    from inkface.models.summary import summarize
 
     channels = model_info(recipe.model.name).in_channels
     summary = summarize(model, (channels, *data.input_size))
@@ -72,7 +72,6 @@ def evaluate_run(
     seed: int,
 ) -> dict[str, Any]:
     """Test-set metrics, figures, metrics.json and report.html of one run."""
-    from inkface.evaluation.plots import plot_training_curves
 
     costs = model_costs(model, recipe, data)
     density = costs.pop("_density")

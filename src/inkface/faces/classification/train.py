@@ -25,6 +25,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from inkface.core.atomic import atomic_path, write_json
+from inkface.core.errors import DatasetError, InkfaceError
+from inkface.faces.classification.classifier import save_face_classifier
 from inkface.faces.classification.datasets import (
     ArrayTensors,
     FaceData,
@@ -32,6 +34,11 @@ from inkface.faces.classification.datasets import (
     prepare_face_data,
 )
 from inkface.faces.classification.recipe import FaceRecipe, StageConfig
+from inkface.faces.classification.report import evaluate_run
+from inkface.faces.data.source_domains import load_source_domain
+from inkface.models import get_model, model_info
+from inkface.models.classifier_pretrained import load_imagenet_weights
+from inkface.models.transfer import freeze_backbone, replace_classifier, unfreeze_from
 from inkface.training.callbacks import EpochHistory
 from inkface.training.classifier import ClassifierModule
 from inkface.training.fit import HISTORY_FILE, fit
@@ -127,8 +134,6 @@ def fit_stage(
 
 
 def _source_sets(recipe: FaceRecipe, seed: int) -> tuple[Dataset, Dataset, int, list[float]]:
-    from inkface.core.errors import DatasetError, InkfaceError
-    from inkface.faces.data.source_domains import load_source_domain
 
     pre = recipe.pretrain
     assert pre is not None
@@ -162,8 +167,6 @@ def _source_sets(recipe: FaceRecipe, seed: int) -> tuple[Dataset, Dataset, int, 
 
 def build_face_model(recipe: FaceRecipe, num_classes: int) -> tuple[torch.nn.Module, dict]:
     """The recipe's model with ``num_classes`` outputs (+ ImageNet weights if named)."""
-    from inkface.models import get_model
-    from inkface.models.classifier_pretrained import load_imagenet_weights
 
     kwargs = {**recipe.model.kwargs, "num_classes": num_classes}
     model = get_model(recipe.model.name, **kwargs)
@@ -185,10 +188,6 @@ def train_face_classifier(
     workers: int = 0,
 ) -> FaceRun:
     """Run every stage of ``recipe`` and evaluate; see the module docstring."""
-    from inkface.faces.classification.classifier import save_face_classifier
-    from inkface.faces.classification.report import evaluate_run
-    from inkface.models import model_info
-    from inkface.models.transfer import freeze_backbone, replace_classifier, unfreeze_from
 
     run_dir = Path(out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,7 @@ from inkface.core.errors import InkfaceError
 from inkface.core.images import read_rgb
 from inkface.core.paths import resolve_cache_dir
 from inkface.faces.data.samples import FaceDataset
+from inkface.faces.detection.detectors import get_detector  # heavy: only when needed
 from inkface.faces.types import expand_box
 
 CACHE_FORMAT = 2
@@ -126,8 +127,6 @@ def _crop_chunk(
     or a :class:`Skip` (unreadable image; ``expected`` when no face is found)."""
     detector = None
     if settings.detector and any(box is None for _, box in items):
-        from inkface.faces.detection.detectors import get_detector  # heavy: only when needed
-
         detector = get_detector(settings.detector, **dict(settings.options))
     out: list[Outcome] = []
     last: tuple[str, Outcome] | None = None

@@ -1,4 +1,5 @@
-"""Architectures and the registry that names them.
+"""Architectures, the registry that names them, and the run folder (``models.run``:
+``model.pt`` + ``meta.json``, loaded without unpickling code).
 
 Importing this package registers every architecture (the imports below run the
 ``@register_model`` decorators); build models with ``get_model(name, **options)``.

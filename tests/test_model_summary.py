@@ -1,13 +1,29 @@
-"""Layer tables: every output shape of DeepSign Tables 1-3, totals, MACs and the info text."""
+"""Layer tables: every output shape of DeepSign Tables 1-3, totals, MACs and the info text
+(``inkface info``) of every registered model."""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterator
 
 import pytest
 import torch
 from torch import nn
 
+from inkface.cli.main import main
 from inkface.core.errors import InkfaceError
-from inkface.models import describe_model, format_summary, get_model, model_info, summarize
+from inkface.models import (
+    describe_model,
+    format_summary,
+    get_model,
+    list_models,
+    model_info,
+    summarize,
+)
+
+# ``inkface info vgg16`` builds and serialises 0.5 GB of weights to measure them (3 s,
+# against under 0.4 s for the others): CI only.
+SLOW_INFO = {"vgg16"}
 
 # (layer, output shape (H, W, C)) exactly as printed in the paper.
 TABLE_1 = [
@@ -58,6 +74,38 @@ TABLE_3 = [
     ("L2 Norm", (128,)),
 ]
 TABLES = {"signet": TABLE_1, "mobilenetv2_signature": TABLE_2, "deepsign": TABLE_3}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    """One PyTorch thread: fast and steady on a shared 2-core machine (restored after);
+    module-scoped so that the ``summaries`` fixture runs under it too."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_INFO else n for n in list_models()],
+)
+def test_info_has_a_row_and_the_parameter_count_of_every_model(name: str, capsys) -> None:
+    spec = model_info(name)
+    assert main(["info"]) == 0
+    rows = [line.split(maxsplit=1) for line in capsys.readouterr().out.splitlines()]
+    assert [name, spec.description] in rows
+    torch.manual_seed(0)
+    model = get_model(name)
+    assert main(["info", name]) == 0
+    text = capsys.readouterr().out
+    counted = re.search(r"^total params:\s+([\d,]+)$", text, re.MULTILINE)
+    assert counted is not None
+    assert int(counted.group(1).replace(",", "")) == sum(p.numel() for p in model.parameters())
+    h, w = spec.input_size
+    assert f"input {spec.in_channels} x {h} x {w} (C x H x W)" in text
+    if spec.paper_comparison is not None:
+        assert spec.paper_comparison(model) in text
 
 
 def _summary(name: str):

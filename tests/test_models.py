@@ -1,6 +1,15 @@
-"""Registry, the three DeepSign towers (Tables 1-4) and loading ImageNet MobileNetV2 weights."""
+"""Every registered model (forward shapes, output width option, smallest input), the
+registry, the three DeepSign towers (Tables 1-4) and loading ImageNet MobileNetV2 weights.
+
+The registry-wide tests follow torchvision's and timm's ``test_models.py``: parametrised
+over ``list_models()``, so a newly registered architecture is tested without editing this
+file, with what each test expects (input size, channels, output width, smallest input)
+read from the registry's metadata.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -10,21 +19,61 @@ from torch import nn
 from inkface.core.errors import InkfaceError
 from inkface.models import get_model, list_models, model_info, register_model
 from inkface.models.layers import Dense
-from inkface.models.mobilenetv2 import MobileNetV2Features
+from inkface.models.mobilenetv2_backbone import MobileNetV2Features
 from inkface.models.pretrained import key_map, load_mobilenetv2_imagenet
 
 TOWERS = ["deepsign", "mobilenetv2_signature", "signet"]  # the DeepSign paper's three
 L2_NORMALISED = {"mobilenetv2_signature", "deepsign"}  # towers whose table ends in "L2 Norm"
+WIDTH_OPTION = {"classifier": "num_classes", "embedding": "embedding_dim"}
 
 
-def _batch(name: str, n: int = 2, seed: int = 0) -> torch.Tensor:
+def _batch(name: str, size: tuple[int, int] | None = None, seed: int = 0) -> torch.Tensor:
+    """Two seeded images of ``name``'s channels at ``size`` (default: the registered one)."""
     spec = model_info(name)
     gen = torch.Generator().manual_seed(seed)
-    return torch.rand(n, spec.in_channels, *spec.input_size, generator=gen)
+    return torch.rand(2, spec.in_channels, *(size or spec.input_size), generator=gen)
 
 
 def _n_params(model: nn.Module, trainable: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
+
+
+@pytest.fixture(autouse=True)
+def one_thread_and_seed() -> Iterator[None]:
+    """One PyTorch thread: fast and steady on a shared 2-core machine (restored after)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    yield
+    torch.set_num_threads(before)
+
+
+# --- every registered model -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_forward_gives_the_registered_output_width(name: str) -> None:
+    spec = model_info(name)
+    model = get_model(name).eval()
+    with torch.no_grad():
+        out = model(_batch(name))
+    assert out.shape == (2, spec.output_dim)
+    assert out.dtype == torch.float32 and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_output_width_option_at_the_smallest_declared_input(name: str) -> None:
+    """Classifiers take ``num_classes``, towers ``embedding_dim`` (3 suits every model: the
+    mask head allows only 2 or 3 classes). ``min_input_size`` is accepted and one pixel less
+    is refused (torchvision's ``min_size``); fixed-size models run at the registered size."""
+    spec = model_info(name)
+    model = get_model(name, **{WIDTH_OPTION[spec.kind]: 3}).eval()
+    smallest = spec.min_input_size or spec.input_size
+    with torch.no_grad():
+        assert model(_batch(name, size=smallest)).shape == (2, 3)
+        if spec.min_input_size is not None and min(smallest) > 1:
+            with pytest.raises((RuntimeError, InkfaceError)):
+                model(_batch(name, size=(smallest[0] - 1, smallest[1] - 1)))
 
 
 # --- registry ---------------------------------------------------------------------------
@@ -38,6 +87,34 @@ def test_registry_lists_the_paper_towers_and_the_backbone() -> None:
     assert model_info("mobilenetv2_signature").input_size == (224, 224)
     assert model_info("deepsign").input_size == (300, 360)
     assert model_info("deepsign").in_channels == 1
+
+
+def test_registered_metadata_is_complete() -> None:
+    kinds = {"embedding": list_models(kind="embedding"), "classifier": list_models("classifier")}
+    assert sorted(kinds["embedding"] + kinds["classifier"]) == list_models()
+    for name in list_models():
+        spec = model_info(name)
+        assert spec.in_channels in (1, 3) and spec.description
+        assert spec.normalization in {"unit", "minus_one_to_one", "imagenet", "dataset_mean"}
+        assert spec.output_dim is not None and spec.output_dim >= 1
+    assert {model_info(n).embedding_dim for n in kinds["embedding"]} == {128}
+    assert model_info("mobilenetv2").num_classes == 1000
+
+
+def test_bad_metadata_is_refused_at_registration() -> None:
+    cases = [
+        ({}, "embedding_dim"),
+        ({"kind": "classifier"}, "num_classes"),
+        ({"kind": "classifier", "num_classes": 3, "class_names": ("a", "b")}, "class names"),
+        ({"embedding_dim": 4, "min_input_size": (9, 8)}, "min_input_size"),
+    ]
+    for options, message in cases:
+        register = register_model(
+            "x_bad", input_size=(8, 8), in_channels=1, description="x", **options
+        )
+        with pytest.raises(ValueError, match=message):
+            register(nn.Identity)
+    assert "x_bad" not in list_models()
 
 
 def test_unknown_model_name_lists_valid_names() -> None:
@@ -63,13 +140,10 @@ def test_duplicate_registration_is_refused_and_leaves_the_entry() -> None:
 
 
 @pytest.mark.parametrize("name", TOWERS)
-def test_tower_maps_a_batch_to_128_d_embeddings(name: str) -> None:
-    torch.manual_seed(0)
+def test_tower_embeddings_are_unit_length_where_the_table_says_l2_norm(name: str) -> None:
     model = get_model(name)
     model.train()
-    out = model(_batch(name))
-    assert out.shape == (2, 128)
-    assert torch.isfinite(out).all()
+    assert torch.isfinite(model(_batch(name))).all()
     model.eval()
     with torch.no_grad():
         norms = model(_batch(name)).norm(dim=1)

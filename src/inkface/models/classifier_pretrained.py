@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from inkface.core.errors import InkfaceError
-from inkface.models.pretrained import _read_state_dict
+from inkface.models.weights_file import read_state_dict
 
 # our key prefix -> torchvision key prefix, first match wins; identity when absent
 _RENAMES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -72,7 +72,7 @@ def load_imagenet_weights(model: nn.Module, path: str | os.PathLike[str]) -> lis
     have) and shape mismatches outside the output layers raise InkfaceError naming the file
     and a few keys; the model is then unchanged.
     """
-    state = _read_state_dict(path)
+    state = read_state_dict(path)
     ours = model.state_dict()
     mapping = {key: torchvision_key(model, key) for key in ours}
     heads = head_keys(model)

@@ -104,6 +104,9 @@ class DeepSign(PaperTower):
     paper_reference="Ko & Wang, DeepSign, Table 3; Iandola et al., SqueezeNet, 2016",
     paper_params=256_992,
     paper_storage_mb=1.1,
+    embedding_dim=128,
+    # the valid 3x3/2 stem convolution and three valid 3x3/2 max pools: 31 -> 15 -> 7 -> 3 -> 1
+    min_input_size=(31, 31),
 )
 def deepsign(*, embedding_dim: int = 128, dropout: float = 0.2, last_squeeze: int = 32) -> DeepSign:
     """Build the DeepSign tower (``last_squeeze=48`` reproduces Table 4's count)."""

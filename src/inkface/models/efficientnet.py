@@ -116,6 +116,7 @@ class EfficientNetB0(TransferClassifier):
     num_classes=2,
     class_names=SMILE_CLASSES,
     paper_comparison=imagenet_comparison(5_288_548, "torchvision efficientnet_b0"),
+    min_input_size=(1, 1),  # padded convolutions, then global average pooling
 )
 def efficientnet_b0(
     *, num_classes: int = 2, dropout: float = 0.2, stochastic_depth: float = 0.2

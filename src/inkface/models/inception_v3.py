@@ -249,6 +249,7 @@ class InceptionV3(TransferClassifier):
     paper_comparison=imagenet_comparison(
         23_834_568, "torchvision inception_v3 without AuxLogits; 27,161,264 with"
     ),
+    min_input_size=(MIN_INPUT, MIN_INPUT),
 )
 def inception_v3(
     *,

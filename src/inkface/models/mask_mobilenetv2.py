@@ -27,7 +27,11 @@ from torch import Tensor, nn
 from inkface.core.errors import InkfaceError
 from inkface.core.labels import MASK_CLASSES as MASK_CLASSES_3
 from inkface.core.labels import MASK_CLASSES_2 as MASK_CLASSES
-from inkface.models.mobilenetv2 import HEAD_CHANNELS, MOBILENETV2_INPUT_SIZE, MobileNetV2Features
+from inkface.models.mobilenetv2_backbone import (
+    HEAD_CHANNELS,
+    MOBILENETV2_INPUT_SIZE,
+    MobileNetV2Features,
+)
 from inkface.models.pretrained import load_mobilenetv2_imagenet
 from inkface.models.registry import register_model
 from inkface.models.transfer import TransferClassifier, freeze_backbone

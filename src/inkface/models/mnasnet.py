@@ -109,6 +109,7 @@ class MNASNet(TransferClassifier):
     num_classes=2,
     class_names=SMILE_CLASSES,
     paper_comparison=imagenet_comparison(4_383_312, "torchvision mnasnet1_0"),
+    min_input_size=(1, 1),  # padded convolutions, then global average pooling
 )
 def mnasnet1_0(*, num_classes: int = 2, dropout: float = 0.2) -> MNASNet:
     """MNASNet 1.0; 4,383,312 parameters at 1000 classes."""

@@ -136,6 +136,7 @@ _SPEC = dict(
     normalization="imagenet",
     num_classes=2,
     class_names=SMILE_CLASSES,
+    min_input_size=(1, 1),  # padded convolutions, then global average pooling
 )
 
 

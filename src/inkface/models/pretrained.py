@@ -2,8 +2,9 @@
 
 No weights are downloaded here (the build machines are offline): the user points at a
 ``.pth`` / ``.pt`` state dict saved by torchvision (``mobilenet_v2``) or timm
-(``mobilenetv2_100``). The file is read with ``torch.load(weights_only=True)``, which never
-runs pickled code. Keys are renamed onto our module names by an explicit table:
+(``mobilenetv2_100``), read by :func:`~inkface.models.weights_file.read_state_dict`
+(``torch.load(weights_only=True)``, which never runs pickled code). Keys are renamed onto
+our module names by an explicit table:
 
 =====================  =====================================  ==============================
 ours                   torchvision                            timm
@@ -25,15 +26,13 @@ head.conv / head.bn    features.18.0 / features.18.1          conv_head / bn2
 from __future__ import annotations
 
 import os
-import pickle
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import torch
 
 from inkface.core.errors import InkfaceError
-
-if TYPE_CHECKING:
-    from inkface.models.mobilenetv2 import MobileNetV2Features
+from inkface.models.mobilenetv2_backbone import MobileNetV2Features
+from inkface.models.weights_file import read_state_dict
 
 Naming = Literal["torchvision", "timm"]
 _BN_SUFFIXES = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
@@ -86,25 +85,6 @@ def key_map(features: MobileNetV2Features, naming: Naming) -> dict[str, str]:
     return mapping
 
 
-def _read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
-    """Read a tensors-only state dict; anything else is refused with the file's name."""
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise InkfaceError(f"weights file not found: {path}") from None
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InkfaceError(f"cannot read weights file {path}: {first}") from None
-    if isinstance(obj, dict):
-        for wrapper in ("state_dict", "model"):
-            if isinstance(obj.get(wrapper), dict):
-                obj = obj[wrapper]
-                break
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise InkfaceError(f"weights file {path} does not hold a state dict of tensors")
-    return {k.removeprefix("module."): v for k, v in obj.items()}
-
-
 def detect_naming(state: dict[str, torch.Tensor]) -> Naming | None:
     """``torchvision`` or ``timm`` from the stem's key, ``None`` when neither is present."""
     if "features.0.0.weight" in state:
@@ -122,7 +102,7 @@ def load_mobilenetv2_imagenet(
     Returns the naming found. Missing keys, unknown keys (other than the classifier's) and
     shape mismatches are refused with an InkfaceError naming the file; nothing is copied then.
     """
-    state = _read_state_dict(path)
+    state = read_state_dict(path)
     naming = detect_naming(state)
     if naming is None:
         raise InkfaceError(

@@ -192,6 +192,7 @@ def _spec(name: str, n: int) -> dict[str, object]:
         num_classes=8,
         class_names=FERPLUS_CLASSES,
         paper_comparison=_table_ii(name),
+        min_input_size=(1, 1),  # padded convolutions, then global average pooling
     )
 
 

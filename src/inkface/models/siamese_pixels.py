@@ -92,6 +92,7 @@ class PixelSiamese(nn.Module):
     in_channels=1,
     description="identification SNN branch: pixels -> Dense 128 ReLU (Fig. 10)",
     paper_reference="Signature identification, CNN vs Siamese, section III.B, Fig. 10",
+    embedding_dim=128,
 )
 def siamese_pixels(*, embedding_dim: int = 128, conv_features: bool = False) -> PixelSiameseTower:
     """The embedding branch used for galleries; pair training wraps it in PixelSiamese."""

@@ -76,6 +76,7 @@ class SigNet(PaperTower):
     paper_reference="Dey et al. 2017, SigNet (arXiv:1707.02131); Ko & Wang, DeepSign, Table 1",
     paper_params=6_460_974,
     paper_storage_mb=25.0,
+    embedding_dim=128,
 )
 def signet(*, embedding_dim: int = 128, l2: float = SIGNET_L2) -> SigNet:
     """Build the SigNet tower (``l2``: Dense kernel penalty, paper 0.0005)."""

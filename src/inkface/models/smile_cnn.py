@@ -192,6 +192,7 @@ _COMMON = dict(
     num_classes=2,
     class_names=SMILE_CLASSES,
     paper_comparison=_table_7_2,
+    min_input_size=(16, 16),  # four 2x2 max pools, then global average pooling
 )
 
 

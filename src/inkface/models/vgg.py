@@ -77,6 +77,7 @@ class VGG(TransferClassifier):
     num_classes=2,
     class_names=SMILE_CLASSES,
     paper_comparison=imagenet_comparison(138_357_544, "torchvision vgg16; paper: ~138 M"),
+    min_input_size=(32, 32),  # five 2x2 max pools leave 1x1, which the 7x7 adaptive pool takes
 )
 def vgg16(*, num_classes: int = 2, dropout: float = 0.5) -> VGG:
     """VGG16 (configuration D); 138,357,544 parameters at 1000 classes."""

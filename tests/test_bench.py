@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
-import torch
 
 from inkface.core.errors import InkfaceError
 from inkface.faces.detection import bench as det_bench
@@ -15,13 +13,7 @@ from inkface.faces.detection.detectors import get_detector
 from inkface.faces.detection.matching import count_matches
 from inkface.faces.pipeline import bench as pipe_bench
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_time_calls_and_system_info() -> None:

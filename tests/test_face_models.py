@@ -7,8 +7,6 @@ keeps what is particular to the face models and their papers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 from torch import nn
@@ -30,6 +28,8 @@ from inkface.models.transfer import (
     unfreeze_from,
 )
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 RESNETS = ["resnet20", "resnet32"]
 # Standard ImageNet parameter counts at 1000 classes (torchvision's published figures).
 IMAGENET_PARAMS = {
@@ -48,13 +48,8 @@ def _n_params(model: nn.Module, trainable: bool = False) -> int:
 
 
 @pytest.fixture(autouse=True)
-def one_thread_and_seed() -> Iterator[None]:
-    """One PyTorch thread: fast and steady on a shared 2-core machine (restored after)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def seeded() -> None:
     torch.manual_seed(0)
-    yield
-    torch.set_num_threads(before)
 
 
 # --- registry metadata (forward shapes of every model: test_models.py) -------------------

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -20,6 +19,8 @@ from inkface.models import (
     model_info,
     summarize,
 )
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # ``inkface info vgg16`` builds and serialises 0.5 GB of weights to measure them (3 s,
 # against under 0.4 s for the others): CI only.
@@ -74,16 +75,6 @@ TABLE_3 = [
     ("L2 Norm", (128,)),
 ]
 TABLES = {"signet": TABLE_1, "mobilenetv2_signature": TABLE_2, "deepsign": TABLE_3}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """One PyTorch thread: fast and steady on a shared 2-core machine (restored after);
-    module-scoped so that the ``summaries`` fixture runs under it too."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,6 @@ read from the registry's metadata.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -21,6 +19,8 @@ from inkface.models import get_model, list_models, model_info, register_model
 from inkface.models.layers import Dense
 from inkface.models.mobilenetv2_backbone import MobileNetV2Features
 from inkface.models.pretrained import key_map, load_mobilenetv2_imagenet
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TOWERS = ["deepsign", "mobilenetv2_signature", "signet"]  # the DeepSign paper's three
 L2_NORMALISED = {"mobilenetv2_signature", "deepsign"}  # towers whose table ends in "L2 Norm"
@@ -39,13 +39,8 @@ def _n_params(model: nn.Module, trainable: bool = False) -> int:
 
 
 @pytest.fixture(autouse=True)
-def one_thread_and_seed() -> Iterator[None]:
-    """One PyTorch thread: fast and steady on a shared 2-core machine (restored after)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def seeded() -> None:
     torch.manual_seed(0)
-    yield
-    torch.set_num_threads(before)
 
 
 # --- every registered model -------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,8 @@ from inkface.runtime.onnx_session import OnnxBackend
 from inkface.signatures.verification.embedder import load_embedder
 from inkface.signatures.verification.verifier import load_verifier
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
@@ -36,16 +37,6 @@ SLOW_EXPORT = {"inception_v3", "vgg16"}
 # The task recorded in a test run's meta.json; export reads only the architecture, the
 # input size and ``preprocessing.in_channels``.
 TASK_OF_KIND = {"embedding": "signature-verification", "classifier": "face-classification"}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """One PyTorch thread: fast and steady on a shared 2-core machine (restored after);
-    module-scoped so that the module fixtures run under it too."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _signature_run(folder: Path, architecture: str, task: str, seed: int = 0) -> Path:

@@ -4,13 +4,11 @@ synthetic scenes with small untrained classifiers."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from inkface.cli import main as cli_main
 from inkface.core.errors import InkfaceError
@@ -20,17 +18,10 @@ from inkface.faces.pipeline.sinks import class_color, draw_result, gui_support, 
 from inkface.faces.pipeline.sources import FolderSource, ImageSource, open_source
 from inkface.faces.synth.generator import generate_faces
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 FRAMES = 8
 STAGES = {"read", "detect", "classify", "track", "draw", "total"}
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """One PyTorch thread: fast and steady on a shared 2-core machine (restored after)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

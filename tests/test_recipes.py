@@ -7,11 +7,9 @@ editing this one, and one broken recipe does not hide the others.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 from inkface.faces.classification.recipe import (
     FACE_TASKS,
@@ -23,14 +21,7 @@ from inkface.models.transfer import freeze_backbone, unfreeze_from
 from inkface.signatures.data.preprocess import resolve_size
 from inkface.signatures.verification.recipe import builtin_recipes, load_recipe
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """One PyTorch thread: fast and steady on a shared 2-core machine (restored after)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _accepts(spec: ModelSpec, size: tuple[int, int]) -> bool:

@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from inkface.cli.train import parse_roots
+from inkface.cli.options import parse_key_values, parse_roots
 from inkface.core.errors import InkfaceError
 from inkface.papers.experiment import Experiment, Option
 from inkface.papers.registry import (
@@ -139,13 +139,7 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
 def _value(option: Option, given: Any) -> Any:
     """The option's value from its flag: NAME=VALUE pairs become a dict, lists a tuple."""
     if option.kind is dict:
-        pairs = {}
-        for item in given:
-            key, sep, value = item.partition("=")
-            if not sep or not key or not value:
-                raise InkfaceError(f"{option.flag} {item!r}: expected {option.metavar}")
-            pairs[key.strip().lower()] = value
-        return pairs
+        return parse_key_values(given, option.flag, option.metavar)
     if option.kind is tuple:
         return tuple(given)
     return given

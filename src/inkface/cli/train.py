@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from inkface.core.errors import InkfaceError
+from inkface.cli.options import parse_roots
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,17 +26,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--skip-bad", action="store_true", help="warn and skip bad files")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
-
-
-def parse_roots(items: list[str]) -> dict[str, str]:
-    """``["cedar=/data/CEDAR"]`` -> ``{"cedar": "/data/CEDAR"}``."""
-    roots = {}
-    for item in items:
-        name, sep, folder = item.partition("=")
-        if not sep or not name or not folder:
-            raise InkfaceError(f"--root {item!r}: expected NAME=DIR, e.g. cedar=/data/CEDAR")
-        roots[name.strip().lower()] = folder
-    return roots
 
 
 def run(args: argparse.Namespace) -> int:

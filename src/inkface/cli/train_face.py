@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from inkface.cli.main import quiet_lightning
 
     quiet_lightning()
-    from inkface.cli.train import parse_roots
+    from inkface.cli.options import parse_roots
     from inkface.faces.classification.recipe import load_face_recipe
     from inkface.faces.classification.train import train_face_classifier
 

@@ -7,6 +7,8 @@ falls back to the PyTorch weights otherwise; ``prefer`` forces one of them.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -14,7 +16,7 @@ import numpy as np
 import torch
 
 from inkface.core.errors import InkfaceError
-from inkface.models.run import WEIGHTS_FILE, load_run_model
+from inkface.models.run import WEIGHTS_FILE, RunMeta, load_run_model, read_meta
 from inkface.runtime.onnx_session import INT8_FILE, ONNX_FILE, file_sha256, open_run_onnx
 
 BackendName = Literal["auto", "torch", "onnx"]
@@ -72,3 +74,29 @@ def run_weights_sha256(run_dir: str | Path, backend: InferenceBackend) -> str:
         return file_sha256(weights)
     recorded = getattr(backend, "weights_sha256", None)
     return recorded or file_sha256(backend.path)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class OpenedRun:
+    """A run folder ready for a predictor: its backend, metadata and weights identity."""
+
+    backend: InferenceBackend
+    meta: RunMeta
+    weights_sha256: str
+
+
+def open_run(
+    run_dir: str | Path,
+    tasks: Collection[str],
+    refusal: str,
+    prefer: BackendName = "auto",
+    threads: int | None = None,
+    precision: Literal["fp32", "int8"] = "fp32",
+) -> OpenedRun:
+    """Read ``meta.json``, refuse a run whose task is not one of ``tasks`` (the error reads
+    "<run>: a <task> run <refusal>"), then open its backend (see :func:`load_backend`)."""
+    meta = read_meta(run_dir)
+    if meta.task not in tasks:
+        raise InkfaceError(f"{run_dir}: a {meta.task} run {refusal}")
+    backend = load_backend(run_dir, prefer, threads, precision)
+    return OpenedRun(backend, meta, run_weights_sha256(run_dir, backend))

@@ -25,12 +25,11 @@ import torch
 from inkface.core.errors import InkfaceError
 from inkface.core.images import read_rgb
 from inkface.models import get_model, model_info
-from inkface.models.run import RunMeta, read_meta, save_run_model
+from inkface.models.run import RunMeta, save_run_model
 from inkface.runtime.backends import (
     BackendName,
     InferenceBackend,
-    load_backend,
-    run_weights_sha256,
+    open_run,
 )
 from inkface.runtime.predictor import ImageInput, Predictor, softmax
 
@@ -148,11 +147,8 @@ def load_face_classifier(
     run_dir: str | Path, prefer: BackendName = "auto", threads: int | None = None
 ) -> FaceClassifier:
     """The classifier in ``run_dir`` on ONNX Runtime (if exported) or PyTorch."""
-    meta = read_meta(run_dir)
-    if meta.task != TASK:
-        raise InkfaceError(f"{run_dir}: a {meta.task} run is not a face classifier")
-    backend = load_backend(run_dir, prefer, threads)
-    return FaceClassifier(backend, meta, weights_sha256=run_weights_sha256(run_dir, backend))
+    run = open_run(run_dir, {TASK}, "is not a face classifier", prefer, threads)
+    return FaceClassifier(run.backend, run.meta, weights_sha256=run.weights_sha256)
 
 
 def save_face_classifier(

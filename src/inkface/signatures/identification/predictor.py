@@ -19,12 +19,11 @@ from typing import Any
 import numpy as np
 
 from inkface.core.errors import InkfaceError
-from inkface.models.run import RunMeta, read_meta
+from inkface.models.run import RunMeta
 from inkface.runtime.backends import (
     BackendName,
     InferenceBackend,
-    load_backend,
-    run_weights_sha256,
+    open_run,
 )
 from inkface.runtime.predictor import ImageInput, Predictor, softmax
 from inkface.signatures.data.preprocess import prepare_signatures
@@ -107,11 +106,8 @@ def load_writer_classifier(
     run_dir: str | Path, prefer: BackendName = "auto", threads: int | None = None
 ) -> WriterClassifier:
     """The writer CNN of ``run_dir`` on ONNX Runtime (if exported) or PyTorch."""
-    meta = read_meta(run_dir)
-    if meta.task != CNN_TASK:
-        raise InkfaceError(f"{run_dir}: a {meta.task} run is not a writer CNN")
-    backend = load_backend(run_dir, prefer, threads)
-    return WriterClassifier(backend, meta, run_weights_sha256(run_dir, backend))
+    run = open_run(run_dir, {CNN_TASK}, "is not a writer CNN", prefer, threads)
+    return WriterClassifier(run.backend, run.meta, run.weights_sha256)
 
 
 def load_gallery_identifier(

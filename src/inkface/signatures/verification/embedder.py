@@ -33,13 +33,12 @@ import torch
 
 from inkface.core.errors import InkfaceError
 from inkface.core.images import read_grey
-from inkface.models.run import RunMeta, read_meta
+from inkface.models.run import RunMeta
 from inkface.runtime.backends import (
     BackendName,
     InferenceBackend,
     TorchBackend,
-    load_backend,
-    run_weights_sha256,
+    open_run,
 )
 from inkface.runtime.onnx_session import Precision
 from inkface.runtime.predictor import ImageInput, Predictor
@@ -186,12 +185,9 @@ def load_embedder(
     ONNX Runtime on ``model.onnx`` when present (``precision="int8"``:
     ``model.int8.onnx``), else PyTorch; ``threads`` sets either runtime's thread count.
     """
-    run_dir = Path(run_dir)
-    meta = read_meta(run_dir)
-    if meta.task not in EMBEDDING_TASKS:
-        raise InkfaceError(
-            f"{run_dir}: a {meta.task} run has no embedding to compare writers with "
-            "(a closed-set CNN must be retrained to add writers; use a Siamese run)"
-        )
-    backend = load_backend(run_dir, prefer, threads, precision)
-    return Embedder(backend, meta, run_weights_sha256(run_dir, backend))
+    refusal = (
+        "has no embedding to compare writers with "
+        "(a closed-set CNN must be retrained to add writers; use a Siamese run)"
+    )
+    run = open_run(run_dir, EMBEDDING_TASKS, refusal, prefer, threads, precision)
+    return Embedder(run.backend, run.meta, run.weights_sha256)

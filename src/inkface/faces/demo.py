@@ -2,13 +2,12 @@
 
 Generate synthetic mask / no-mask / mask-worn-incorrectly faces, train the small smile
 CNN architecture on them (3 classes, 64x64, a minute or two on a CPU), save it as a
-pipeline head, then, when the face pipeline is available, run it over a short generated
-video with several faces, writing an annotated video and one JSON line per frame.
+pipeline head, then run the face pipeline over a short generated video with several
+faces, writing an annotated video and one JSON line per frame.
 """
 
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from inkface.faces.classification.recipe import FaceRecipe
 from inkface.faces.classification.train import train_face_classifier
+from inkface.faces.pipeline.analyze import analyze
 from inkface.faces.synth.generator import generate_faces
 
 
@@ -89,17 +89,13 @@ def run_face_demo(
     accuracy = float(next(iter(run.metrics["tests"].values()))["accuracy"])
     print(f"  held-out accuracy {accuracy:.3f}; report: {run.run_dir / 'report.html'}")
     video_out = jsonl_out = None
-    pipeline = importlib.util.find_spec("inkface.faces.pipeline.analyze")
-    module = importlib.import_module("inkface.faces.pipeline.analyze") if pipeline else None
     videos = sorted((scenes / "scenes").glob("*.mp4")) + sorted((scenes / "scenes").glob("*.avi"))
-    if module is None or not hasattr(module, "analyze"):
-        print("[3/3] skipped: inkface.faces.pipeline.analyze.analyze is not available yet")
-    elif not videos:
+    if not videos:
         print(f"[3/3] skipped: no generated video in {scenes / 'scenes'}")
     else:
         video_out, jsonl_out = out / "annotated.mp4", out / "faces.jsonl"
         print(f"[3/3] analysing {videos[0].name} with the trained head")
-        summary = module.analyze(
+        summary = analyze(
             videos[0],
             {"mask": run.run_dir},
             detector="haar",

@@ -7,9 +7,11 @@ mode (16-bit, palette), truncation, and decompression bombs. Every failure becom
 
 from __future__ import annotations
 
+import io
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -35,13 +37,20 @@ def _on_white(img: Image.Image) -> Image.Image:
 
 
 def _decode(
-    path: Path, convert: Callable[[Image.Image], np.ndarray], palette_ok: bool
+    source: Path | bytes,
+    convert: Callable[[Image.Image], np.ndarray],
+    palette_ok: bool,
+    name: str | None = None,
 ) -> np.ndarray:
-    """Open, check and convert one image; every failure is one ImageError naming ``path``."""
+    """Open, check and convert one image; every failure is one ImageError naming the
+    file (``name``, or the path). The pixel limit is checked from the header, before
+    the pixels are decoded."""
+    path = name if name is not None else source
+    opened = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with Image.open(opened) as img:
                 if img.width * img.height > MAX_PIXELS:
                     raise ImageError(
                         f"{path}: image is {img.width}x{img.height}, above the "
@@ -86,13 +95,37 @@ def read_grey(path: str | Path) -> np.ndarray:
     grey levels depend on a colour table, so a signature's ink could silently become
     background; convert them to 8-bit greyscale first).
     """
-    return _decode(Path(path), lambda im: np.asarray(im.convert("L"), np.uint8), palette_ok=False)
+    return _decode(Path(path), _to_grey, palette_ok=False)
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
     """Decode ``path`` as (H, W, 3) uint8 RGB (photos: palette images are accepted, grey
     is replicated, transparency composited onto white); failures as :func:`read_grey`."""
-    return _decode(Path(path), lambda im: np.asarray(im.convert("RGB"), np.uint8), palette_ok=True)
+    return _decode(Path(path), _to_rgb, palette_ok=True)
+
+
+ColorMode = Literal["grey", "rgb"]
+
+
+def decode_image_bytes(data: bytes, name: str, mode: ColorMode = "rgb") -> np.ndarray:
+    """Decode an uploaded image held in memory with the same checks as the file readers
+    (``grey``: (H, W) as :func:`read_grey`; ``rgb``: (H, W, 3) as :func:`read_rgb`).
+    ``name`` (a form field or file name) is what the one-line error names."""
+    if not data:
+        raise ImageError(f"{name}: empty file, not an image")
+    if mode == "grey":
+        return _decode(data, _to_grey, palette_ok=False, name=name)
+    if mode == "rgb":
+        return _decode(data, _to_rgb, palette_ok=True, name=name)
+    raise InkfaceError(f"mode: expected grey or rgb, got {mode!r}")
+
+
+def _to_grey(img: Image.Image) -> np.ndarray:
+    return np.asarray(img.convert("L"), np.uint8)
+
+
+def _to_rgb(img: Image.Image) -> np.ndarray:
+    return np.asarray(img.convert("RGB"), np.uint8)
 
 
 def list_images(folder: str | Path | None, what: str) -> list[Path]:

@@ -1,0 +1,112 @@
+"""``inkface serve``: the HTTP service and web page over trained run folders."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="HTTP API and web page for trained runs (faces, signatures, gallery)",
+        description="Load run folders once and serve them over HTTP (OpenAPI at /docs, "
+        "web page at /). Example: inkface serve --run mask=runs/mask --run sig=runs/sig",
+    )
+    parser.add_argument(
+        "--run",
+        action="append",
+        default=[],
+        metavar="NAME=RUN_DIR",
+        help="a run to serve under NAME (repeat): face heads, verifiers, writer CNNs",
+    )
+    parser.add_argument("--gallery", type=Path, default=None, help="enrolment gallery (.db)")
+    parser.add_argument(
+        "--gallery-model", default=None, metavar="NAME", help="run that embeds for the gallery"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--detector", default="haar", help="face detector (default haar)")
+    parser.add_argument(
+        "--backend", default="auto", choices=("auto", "torch", "onnx"), help="inference backend"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="inference worker threads (default: cores, at most 4)",
+    )
+    parser.add_argument(
+        "--token",
+        default=None,
+        help="bearer token required on /v1 and /metrics (or INKFACE_TOKEN; default: none)",
+    )
+    parser.add_argument(
+        "--max-body-mb", type=float, default=10.0, help="request body limit in MiB (default 10)"
+    )
+    parser.add_argument(
+        "--max-pending",
+        type=int,
+        default=32,
+        help="inference requests in flight before 503 (default 32)",
+    )
+    parser.add_argument(
+        "--batch-wait-ms",
+        type=float,
+        default=5.0,
+        help="micro-batching wait per face head, 0 disables (default 5)",
+    )
+    parser.add_argument(
+        "--max-batch", type=int, default=32, help="faces per micro-batch (default 32)"
+    )
+    parser.add_argument(
+        "--max-images", type=int, default=16, help="images per analyze-batch (default 16)"
+    )
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="allow this origin (repeat; default: CORS off)",
+    )
+    parser.add_argument("--plain-logs", action="store_true", help="text logs instead of JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from inkface.core.errors import InkfaceError
+    from inkface.service.config import MIB, ServiceConfig, default_threads
+    from inkface.service.loaded import load_models
+    from inkface.service.server import serve
+
+    if not 0 < args.port < 65536:
+        raise InkfaceError(f"--port: expected 1-65535, got {args.port}")
+    runs = {}
+    for item in args.run:  # names keep their case: they are the API's head names
+        name, sep, folder = item.partition("=")
+        if not sep or not name or not folder:
+            raise InkfaceError(f"--run {item!r}: expected NAME=RUN_DIR, e.g. mask=runs/mask")
+        if name in runs:
+            raise InkfaceError(f"--run {name}: given twice")
+        runs[name] = Path(folder)
+    config = ServiceConfig(
+        max_body_bytes=int(args.max_body_mb * MIB),
+        max_pending=args.max_pending,
+        threads=args.threads if args.threads is not None else default_threads(),
+        batch_wait_ms=args.batch_wait_ms,
+        max_batch=args.max_batch,
+        max_images=args.max_images,
+        token=args.token or os.environ.get("INKFACE_TOKEN") or None,
+        cors_origins=tuple(args.cors_origin),
+    )
+    models = load_models(
+        runs, args.gallery, args.gallery_model, detector=args.detector, backend=args.backend
+    )
+    print(
+        f"serving {len(models.models)} model(s) on http://{args.host}:{args.port} "
+        "(page at /, API docs at /docs)",
+        flush=True,
+    )
+    serve(models, config, host=args.host, port=args.port, json_logs=not args.plain_logs)
+    return 0

@@ -173,18 +173,28 @@ def test_shutdown_lets_in_flight_requests_finish(smile_run: Path) -> None:
     assert not thread.is_alive()
 
 
-def test_serve_refuses_bad_runs_in_one_line(tmp_path: Path) -> None:
+def test_serve_refuses_bad_runs_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from inkface.cli.main import main
+
     cases = [
         (["--run", "nothing"], "expected NAME=RUN_DIR"),
         (["--run", f"x={tmp_path / 'missing'}"], "missing"),
         (["--run", "x=a", "--port", "0"], "--port"),
         ([], "--run: give at least one"),
+        (["--run", "x=a", "--max-pending", "0"], "max_pending"),
     ]
     for args, fragment in cases:
-        proc = subprocess.run([INKFACE, "serve", *args], capture_output=True, text=True, timeout=60)
-        assert proc.returncode == 2, proc.stderr
-        assert proc.stderr.startswith("error: ") and fragment in proc.stderr
-        assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+        assert main(["serve", *args]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and fragment in err and err.count("\n") == 1
+    # and as a real process: one line, no traceback
+    proc = subprocess.run(
+        [INKFACE, "serve", "--run", f"x={tmp_path}"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2 and proc.stderr.startswith("error: ")
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
 
 
 @pytest.mark.slow
@@ -217,3 +227,15 @@ def test_serve_command_answers_and_stops_on_sigterm(smile_run: Path) -> None:
     assert proc.returncode in (0, -signal.SIGTERM), err
     assert f"http://127.0.0.1:{port}" in out
     assert '"msg": "service stopped"' in err and '"status": 401' in err
+
+
+def test_the_demo_prints_a_serve_command_that_parses() -> None:
+    from inkface.cli.demo import serve_command
+    from inkface.cli.main import build_parser
+
+    runs = {"sig": Path("runs/demo/signatures/run"), "mask": Path("runs/demo/faces/run")}
+    line = serve_command(runs, Path("runs/demo/gallery.db"))
+    assert line.split()[1] == "serve"
+    args = build_parser().parse_args(line.split()[1:])
+    assert args.run == ["sig=runs/demo/signatures/run", "mask=runs/demo/faces/run"]
+    assert args.gallery == Path("runs/demo/gallery.db") and args.port == 8000

@@ -64,6 +64,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--max-images", type=int, default=16, help="images per analyze-batch (default 16)"
     )
     parser.add_argument(
+        "--max-references",
+        type=int,
+        default=10,
+        help="reference images per verification or enrolment (default 10)",
+    )
+    parser.add_argument(
         "--cors-origin",
         action="append",
         default=[],
@@ -97,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         batch_wait_ms=args.batch_wait_ms,
         max_batch=args.max_batch,
         max_images=args.max_images,
+        max_references=args.max_references,
         token=args.token or os.environ.get("INKFACE_TOKEN") or None,
         cors_origins=tuple(args.cors_origin),
     )

@@ -87,6 +87,15 @@ def test_bad_images_name_the_field(
     assert_error(response, status, fragment)
 
 
+def test_the_pixel_limit_is_read_from_the_header(runs: dict[str, Path]) -> None:
+    config = ServiceConfig(threads=1, max_pixels=1000)
+    with TestClient(create_app(load_models({"smile": runs["smile"]}), config)) as small:
+        too_big = small.post(ANALYZE, files={"image": ("wide.png", blank_png(50, 30))})
+        assert_error(too_big, 422, "image (wide.png): image is 50x30", "1,000-pixel limit")
+        fits = small.post(ANALYZE, files={"image": ("ok.png", blank_png(40, 25))})
+        assert fits.status_code == 200 and fits.json()["faces"] == []
+
+
 def test_sixteen_bit_images_are_refused_with_a_reason(client: TestClient) -> None:
     import cv2
 

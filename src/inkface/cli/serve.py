@@ -64,6 +64,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--max-images", type=int, default=16, help="images per analyze-batch (default 16)"
     )
     parser.add_argument(
+        "--max-megapixels",
+        type=float,
+        default=16.0,
+        help="pixels per uploaded image, checked from its header (default 16 million)",
+    )
+    parser.add_argument(
         "--max-references",
         type=int,
         default=10,
@@ -104,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         max_batch=args.max_batch,
         max_images=args.max_images,
         max_references=args.max_references,
+        max_pixels=int(args.max_megapixels * 1e6),
         token=args.token or os.environ.get("INKFACE_TOKEN") or None,
         cors_origins=tuple(args.cors_origin),
     )

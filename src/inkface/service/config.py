@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from inkface.core.errors import InkfaceError
+from inkface.core.images import MAX_PIXELS
 
 MIB = 1024 * 1024
 
@@ -26,6 +27,8 @@ class ServiceConfig:
       call, so ``threads`` calls run side by side without oversubscribing the cores;
     * ``batch_wait_ms`` / ``max_batch``: micro-batching per face head: faces of
       requests that arrive within the wait are classified in one call (0 disables);
+    * ``max_pixels``: pixels per uploaded image, read from its header before decoding
+      (with ``max_pending`` it bounds the memory held by decoded images);
     * ``max_images``: images per ``analyze-batch`` request;
     * ``max_references``: reference signatures per verification;
     * ``token``: bearer token for every ``/v1`` route and ``/metrics`` (None: open);
@@ -38,6 +41,7 @@ class ServiceConfig:
     batch_wait_ms: float = 5.0
     max_batch: int = 32
     max_images: int = 16
+    max_pixels: int = 16_000_000
     max_references: int = 10
     retry_after_s: int = 1
     token: str | None = None
@@ -51,6 +55,7 @@ class ServiceConfig:
             "batch_wait_ms": 0 <= self.batch_wait_ms <= 1000,
             "max_batch": self.max_batch >= 1,
             "max_images": self.max_images >= 1,
+            "max_pixels": 1 <= self.max_pixels <= MAX_PIXELS,
             "max_references": self.max_references >= 1,
             "retry_after_s": self.retry_after_s >= 1,
         }

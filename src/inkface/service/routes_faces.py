@@ -49,7 +49,13 @@ async def analyze(
     state = service_of(request)
     chosen = choose_heads(state.models, heads)
     async with state.gate.admit():
-        parsed = await parse_request(request, {"image": (1, 1)}, AnalyzeOptions, AnalyzeRequest)
+        parsed = await parse_request(
+            request,
+            {"image": (1, 1)},
+            AnalyzeOptions,
+            AnalyzeRequest,
+            max_pixels=state.config.max_pixels,
+        )
         wanted = parsed.options.annotate or (annotate is not None and parse_flag(annotate))
         batchers = {name: state.batcher(name) for name in chosen}
         results, timings = await analyze_images(
@@ -91,7 +97,11 @@ async def analyze_batch(
     limit = state.config.max_images
     async with state.gate.admit():
         parsed = await parse_request(
-            request, {"images": (1, limit)}, _NoOptions, AnalyzeBatchRequest
+            request,
+            {"images": (1, limit)},
+            _NoOptions,
+            AnalyzeBatchRequest,
+            max_pixels=state.config.max_pixels,
         )
         batchers = {name: state.batcher(name) for name in chosen}
         results, timings = await analyze_images(

@@ -52,7 +52,9 @@ async def verify(request: Request) -> VerifyResponse:
     state = service_of(request)
     async with state.gate.admit():
         fields = {"references": (1, state.config.max_references), "questioned": (1, 1)}
-        parsed = await parse_request(request, fields, VerifyOptions, VerifyRequest)
+        parsed = await parse_request(
+            request, fields, VerifyOptions, VerifyRequest, max_pixels=state.config.max_pixels
+        )
         options: VerifyOptions = parsed.options
         chosen = state.models.pick(
             ("verifier",), options.model, "signature verifier", VERIFIER_HINT
@@ -82,7 +84,13 @@ async def identify(request: Request) -> IdentifyResponse:
     threshold) or, with ``model`` naming one, a closed-set writer CNN."""
     state = service_of(request)
     async with state.gate.admit():
-        parsed = await parse_request(request, {"image": (1, 1)}, IdentifyOptions, IdentifyRequest)
+        parsed = await parse_request(
+            request,
+            {"image": (1, 1)},
+            IdentifyOptions,
+            IdentifyRequest,
+            max_pixels=state.config.max_pixels,
+        )
         options: IdentifyOptions = parsed.options
         (upload,) = parsed.images["image"]
         desk = state.gallery
@@ -134,7 +142,9 @@ async def enrol(request: Request) -> EnrolResponse:
     desk = _desk(state)
     async with state.gate.admit():
         fields = {"images": (1, state.config.max_references)}
-        parsed = await parse_request(request, fields, EnrolOptions, EnrolRequest)
+        parsed = await parse_request(
+            request, fields, EnrolOptions, EnrolRequest, max_pixels=state.config.max_pixels
+        )
         writer = parsed.options.writer
         added = await desk.call(lambda: desk.enrol(writer, parsed.images["images"]))
     return EnrolResponse(gallery=desk.path.name, writer=writer.strip(), added=added)

@@ -12,7 +12,7 @@ import base64
 import binascii
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
 from inkface.core.errors import ImageError
-from inkface.core.images import ColorMode, decode_image_bytes
+from inkface.core.images import MAX_PIXELS, ColorMode, decode_image_bytes
 from inkface.service.errors import ApiError
 from inkface.service.limits import BodyTooLarge
 from inkface.service.schemas import ImageData
@@ -37,21 +37,29 @@ class Upload:
     field: str
     name: str
     data: bytes
+    max_pixels: int = MAX_PIXELS
 
     def decode(self, mode: ColorMode = "rgb") -> np.ndarray:
-        """Pixels (grey or RGB); 415 for a non-image, 422 for a refused image."""
+        """Pixels (grey or RGB); 415 for a non-image, 422 for a refused image (over
+        ``max_pixels`` by its header, before any pixel is decoded)."""
         label = (
             f"{self.field} ({self.name})" if self.name and self.name != self.field else self.field
         )
         try:
             with Image.open(io.BytesIO(self.data)) as probe:
-                probe.size  # noqa: B018 - the header alone tells an image from a non-image
+                width, height = probe.size  # the header alone tells an image from a non-image
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
             raise ApiError(
                 415, f"{label}: not an image (PNG, JPEG, BMP or TIFF expected)"
             ) from None
         except Image.DecompressionBombError:
             raise ApiError(422, f"{label}: image is too large") from None
+        if width * height > self.max_pixels:
+            raise ApiError(
+                422,
+                f"{label}: image is {width}x{height}, above the service's "
+                f"{self.max_pixels:,}-pixel limit",
+            )
         try:
             return decode_image_bytes(self.data, label, mode)
         except ImageError as exc:
@@ -91,10 +99,12 @@ async def parse_request(
     image_fields: dict[str, tuple[int, int]],
     options_model: type[Options],
     json_model: type[BaseModel],
+    max_pixels: int = MAX_PIXELS,
 ) -> ParsedRequest:
     """Read ``request`` (multipart/form-data or application/json) into images and options.
 
-    ``image_fields`` maps each image field to its (min, max) count.
+    ``image_fields`` maps each image field to its (min, max) count; every image is
+    later decoded only if its header declares at most ``max_pixels``.
     """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
@@ -115,7 +125,11 @@ async def parse_request(
             raise ApiError(422, f"{field}: required (give at least {low} image(s))")
         if count > high:
             raise ApiError(422, f"{field}: at most {high} image(s) per request, got {count}")
-    return ParsedRequest(images, options, is_json)
+    limited = {
+        field: [replace(upload, max_pixels=max_pixels) for upload in uploads]
+        for field, uploads in images.items()
+    }
+    return ParsedRequest(limited, options, is_json)
 
 
 async def _parse_json(

@@ -224,3 +224,11 @@ def test_no_model_of_a_kind_is_a_404_that_says_how_to_load_one(
         assert gallery.status_code == 404 and "--gallery" in gallery.json()["message"]
         listing = client.get("/v1/models").json()
         assert listing["gallery"] is None and len(listing["models"]) == 1
+
+
+def test_the_page_and_only_its_own_files_are_served(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and "/static/app.js" in page.text
+    assert client.get("/static/app.js").headers["content-type"].startswith("text/javascript")
+    for name in ("../app.py", "..%2Fapp.py", "index.html", "missing.js", "__init__.py"):
+        assert client.get(f"/static/{name}").status_code == 404

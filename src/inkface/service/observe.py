@@ -40,6 +40,13 @@ def route_template(scope: Scope) -> str:
     return str(path) if path else "unmatched"
 
 
+def _level(route: str, status: int) -> int:
+    """ERROR for server faults; a busy 503 or a warming-up ``/readyz`` is expected."""
+    if route == "/readyz" or status < 500:
+        return logging.INFO
+    return logging.WARNING if status == 503 else logging.ERROR
+
+
 class Observe:
     """See the module docstring."""
 
@@ -95,7 +102,7 @@ class Observe:
             method = scope.get("method", "")
             self.metrics.requests.labels(route, method, str(status)).inc()
             self.metrics.latency.labels(route).observe(seconds)
-            level = logging.ERROR if status >= 500 else logging.INFO
+            level = _level(route, status)
             access.log(
                 level,
                 "request",

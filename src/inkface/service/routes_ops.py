@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -14,6 +15,7 @@ from inkface.service.state import service_of
 
 router = APIRouter()
 STATIC = resources.files("inkface.service") / "static"
+STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
 
 
 @router.get("/healthz", response_model=Health, tags=["operations"])
@@ -73,8 +75,9 @@ async def page() -> HTMLResponse:
 
 @router.get("/static/{name}", include_in_schema=False)
 async def static(name: str) -> Response:
-    """The page's own files (a fixed list: no path from the client reaches the disk)."""
-    types = {"app.js": "text/javascript", "style.css": "text/css"}
-    if name not in types:
+    """The page's own files: only names listed in the package's ``static`` folder are
+    served, so no path from the client reaches the disk."""
+    media = STATIC_TYPES.get(Path(name).suffix)
+    if media is None or name not in {item.name for item in STATIC.iterdir()}:
         raise ApiError(404, f"{name}: no such file")
-    return Response((STATIC / name).read_text(encoding="utf-8"), media_type=types[name])
+    return Response((STATIC / name).read_bytes(), media_type=media)

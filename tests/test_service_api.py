@@ -232,3 +232,20 @@ def test_the_page_and_only_its_own_files_are_served(client: TestClient) -> None:
     assert client.get("/static/app.js").headers["content-type"].startswith("text/javascript")
     for name in ("../app.py", "..%2Fapp.py", "index.html", "missing.js", "__init__.py"):
         assert client.get(f"/static/{name}").status_code == 404
+
+
+def test_detector_name_weights_and_options(runs: dict[str, Path]) -> None:
+    from inkface.core.errors import InkfaceError
+    from inkface.faces.detection.detectors import detector_names
+
+    head = {"smile": runs["smile"]}
+    tuned = load_models(head, detector="haar", detector_options={"min_neighbors": 3})
+    assert tuned.detector().name == "haar"
+    picked = load_models(head, detector="auto")
+    assert picked.detector_name in detector_names() and picked.detector_name != "auto"
+    with pytest.raises(InkfaceError, match="bad option"):
+        load_models(head, detector="haar", detector_options={"bogus": 1})
+    with pytest.raises(InkfaceError, match="auto: takes no weights"):
+        load_models(head, detector="auto", detector_options={"min_neighbors": 3})
+    with pytest.raises(InkfaceError, match="unknown 'nope'"):
+        load_models(head, detector="nope")

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
+from inkface.core.atomic import check_output_path, is_standard_output
 from inkface.core.errors import InkfaceError
 
 TASKS = ("smile", "expression", "mask")
@@ -29,8 +31,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME=RUN_DIR",
         help="another classifier head (repeatable), e.g. mask=runs/mask",
     )
-    parser.add_argument("--out", type=Path, default=None, help="annotated video (.mp4 or .avi)")
-    parser.add_argument("--jsonl", type=Path, default=None, help="one JSON record per frame")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="annotated video (.mp4 or .avi), or image (.png, .jpg) for an image source",
+    )
+    parser.add_argument(
+        "--jsonl", type=Path, default=None, help="one JSON record per frame (- for stdout)"
+    )
     parser.add_argument("--detector", default="haar", help="face detector (default haar)")
     parser.add_argument("--detect-every", type=int, default=1, help="run the detector every N")
     parser.add_argument("--margin", type=float, default=0.1, help="crop margin (fraction)")
@@ -71,8 +80,13 @@ def _head_name(run: Path) -> str:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from inkface.faces.pipeline.analyze import analyze
+    # Outputs first: a folder, or a path under a file, is refused before any work starts.
+    for path, what in ((args.out, "--out"), (args.jsonl, "--jsonl")):
+        if path is not None:
+            check_output_path(path, what)
+    from inkface.faces.pipeline.analyze import analyze, check_outputs
 
+    check_outputs(args.source, args.out, args.jsonl)
     if args.out is None and args.jsonl is None and not args.show:
         print("note: no --out, --jsonl or --show; printing the summary only")
     summary = analyze(
@@ -91,5 +105,7 @@ def _analyze(args: argparse.Namespace) -> int:
         backend=args.backend,
         threads=args.threads,
     )
-    print(json.dumps(summary.to_dict()))
+    # With the records on standard output, the summary goes to standard error.
+    to_stdout = args.jsonl is not None and is_standard_output(args.jsonl)
+    print(json.dumps(summary.to_dict()), file=sys.stderr if to_stdout else sys.stdout)
     return 0

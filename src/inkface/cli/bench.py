@@ -20,9 +20,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     det = commands.add_parser("detectors", help="FPS / SPF and P/R of every face detector")
     det.add_argument("--detectors", default=None, help="comma-separated names (default: all)")
     det.add_argument("--size", type=int, default=350, help="frame side (paper: 350)")
+    det.add_argument("--large", default="640x480", help="second frame size WxH ('none': skip)")
     det.add_argument("--warmup", type=int, default=5)
     det.add_argument("--repeats", type=int, default=50)
     det.add_argument("--scenes", type=int, default=20, help="synthetic scenes for P/R")
+    det.add_argument(
+        "--per-class", type=int, default=30, help="single faces per mask class for P/R (0: none)"
+    )
+    det.add_argument(
+        "--samples",
+        type=Path,
+        default=Path("/usr/share/doc/opencv-doc/examples/data"),
+        help="OpenCV sample photos (messi5.jpg, fruits.jpg, baboon.jpg); skipped when absent",
+    )
+    det.add_argument("--wider", type=Path, default=None, help="WIDER FACE root (val split)")
+    det.add_argument("--fddb", type=Path, default=None, help="FDDB root (all ten folds)")
+    det.add_argument("--limit", type=int, default=None, help="images of WIDER FACE / FDDB used")
+    det.add_argument("--threads", type=int, default=None, help="PyTorch / OpenCV threads")
     det.add_argument("--seed", type=int, default=0)
     det.set_defaults(func=_detectors)
 
@@ -50,14 +64,40 @@ def _detectors(args: argparse.Namespace) -> int:
     for name, value, least in (("--size", args.size, 32), ("--repeats", args.repeats, 1)):
         if value < least:
             raise InkfaceError(f"{name}: must be >= {least}, got {value}")
+    if args.wider and args.fddb:
+        raise InkfaceError("--wider and --fddb: give one benchmark at a time")
+    kind, root = ("wider", args.wider) if args.wider else ("fddb", args.fddb)
+    large = _frame_size(args.large)
+    samples = args.samples if (args.samples / "messi5.jpg").is_file() else None
     rows = bench.bench_detectors(
-        _names(args.detectors) or None, args.size, args.warmup, args.repeats, args.scenes, args.seed
+        _names(args.detectors) or None,
+        args.size,
+        args.warmup,
+        args.repeats,
+        args.scenes,
+        args.seed,
+        large=large,
+        per_class=args.per_class,
+        samples=samples,
+        benchmark=(kind, root, args.limit) if root else None,
+        threads=args.threads,
     )
-    info = ", ".join(f"{k} {v}" for k, v in bench.system_info().items())
-    bench.print_tables(
-        "System: " + info, bench.format_detector_table(rows, args.warmup, args.repeats, args.size)
-    )
+    info = ", ".join(f"{k} {v}" for k, v in bench.system_info(args.threads).items())
+    table = bench.format_detector_table(rows, args.warmup, args.repeats, args.size, large)
+    bench.print_tables("System: " + info, table)
     return 0
+
+
+def _frame_size(text: str) -> tuple[int, int] | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise InkfaceError(f"--large: expected WxH like 640x480 or 'none', got {text!r}") from None
+    if min(w, h) < 32:
+        raise InkfaceError(f"--large: sides must be >= 32, got {text!r}")
+    return w, h
 
 
 def _pipeline(args: argparse.Namespace) -> int:

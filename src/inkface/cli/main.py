@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -25,6 +27,7 @@ COMMAND_MODULES = (
     "inkface.cli.analyze",
     "inkface.cli.bench",
     "inkface.cli.models_fetch",
+    "inkface.cli.serve",
     "inkface.cli.reproduce",
     "inkface.cli.demo",
 )
@@ -44,17 +47,51 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; user errors print ``error: ...`` on one line and return 2."""
+    """Run one command; user errors print ``error: ...`` on one line and return 2.
+
+    A closed standard output (``inkface data info ... | head -3``) ends the command
+    quietly with status 141, as a Unix tool killed by SIGPIPE would.
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        args = parser.parse_args(argv)  # --help may meet a closed pipe too
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except InkfaceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except UnicodeEncodeError as exc:  # a non-UTF-8 file name printed to a strict stream
+        text = exc.object if isinstance(exc.object, str) else ""
+        shown = one_line(text[max(0, exc.start - 60) : exc.end + 60])
+        print(f"error: {shown}: cannot be written as {exc.encoding}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE, what a shell reports for a tool killed by it
+
+
+def one_line(message: str) -> str:
+    """``message`` on one printable line: line breaks and other control characters are
+    escaped, and so are undecodable bytes of file names (lone surrogates), which a
+    strict UTF-8 stream could not encode."""
+    text = message.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that the interpreter's final flush of what
+    is still buffered does not raise a second BrokenPipeError at exit."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def quiet_lightning() -> None:

@@ -27,7 +27,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    parser.add_argument("--detector", default="haar", help="face detector (default haar)")
+    parser.add_argument(
+        "--detector",
+        default="haar",
+        help="face detector: haar (default), lbp, hog, mtcnn, blazeface, blazeface_full, ssd, "
+        "yunet, or auto (the best one whose weights are present)",
+    )
+    parser.add_argument(
+        "--detector-weights", type=Path, default=None, help="the detector's weight file"
+    )
+    parser.add_argument(
+        "--detector-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="detector setting, e.g. min_neighbors=5 (repeat)",
+    )
     parser.add_argument(
         "--backend", default="auto", choices=("auto", "torch", "onnx"), help="inference backend"
     )
@@ -88,6 +103,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from inkface.core.errors import InkfaceError
+    from inkface.faces.detection.detectors import parse_detector_options
     from inkface.service.config import MIB, ServiceConfig, default_threads
     from inkface.service.loaded import load_models
     from inkface.service.server import serve
@@ -115,7 +131,13 @@ def run(args: argparse.Namespace) -> int:
         cors_origins=tuple(args.cors_origin),
     )
     models = load_models(
-        runs, args.gallery, args.gallery_model, detector=args.detector, backend=args.backend
+        runs,
+        args.gallery,
+        args.gallery_model,
+        detector=args.detector,
+        detector_options=parse_detector_options(args.detector_option),
+        detector_weights=args.detector_weights,
+        backend=args.backend,
     )
     print(
         f"serving {len(models.models)} model(s) on http://{args.host}:{args.port} "

@@ -1,24 +1,43 @@
-"""Safe image decoding shared by every reader.
+"""Safe image decoding shared by every reader (signatures, faces, the face pipeline and
+the HTTP service), so that every command accepts and refuses the same images.
 
 Pillow is used (not ``cv2.imread``) because it reports what OpenCV hides: the image
-mode (16-bit, palette), truncation, and decompression bombs. Every failure becomes an
-:class:`~inkface.core.errors.ImageError` whose message names the file.
+mode (16-bit, palette), truncation, and decompression bombs. A file first passes the
+input gate (:mod:`inkface.core.input_gate`: a regular file, readable, at most
+``MAX_IMAGE_BYTES``); the header's size is checked against ``MAX_PIXELS`` before any
+pixel is decoded. The mode policy, the same everywhere:
+
+* 8-bit grey, RGB, CMYK, YCbCr and bilevel images are converted (transparency is
+  composited onto white);
+* palette images are converted to RGB, but refused as grey (their grey levels depend on
+  a colour table, so a signature's ink could silently become background);
+* 16/32-bit integer and float images are refused (no rescaling is guessed);
+* animated or multi-frame images (GIF, APNG, WebP, multi-page TIFF) are refused rather
+  than silently reduced to their first frame.
+
+Every failure becomes an :class:`~inkface.core.errors.ImageError` whose one-line message
+names the file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from inkface.core.errors import ImageError, InkfaceError
+from inkface.core.input_gate import open_input_file
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
+# The input limits (README, "Limits"): a file above MAX_IMAGE_BYTES is refused before it is
+# opened, an image whose header declares more than MAX_PIXELS pixels before it is decoded.
+MAX_IMAGE_BYTES = 256 * 1024 * 1024  # 256 MiB, far above any scan or photo we expect
 MAX_PIXELS = 50_000_000  # larger than any scanned signature or photo we expect
 
 # 8-bit modes that convert to grey or RGB without guessing.
@@ -42,58 +61,92 @@ def _decode(
     palette_ok: bool,
     name: str | None = None,
 ) -> np.ndarray:
-    """Open, check and convert one image; every failure is one ImageError naming the
-    file (``name``, or the path). The pixel limit is checked from the header, before
-    the pixels are decoded."""
-    path = name if name is not None else source
-    opened = io.BytesIO(source) if isinstance(source, bytes) else source
+    """Gate, open, check and convert one image; every failure is one ImageError naming
+    the file (``name``, or the path). A path must pass the input gate (a regular file of
+    at most ``MAX_IMAGE_BYTES``: a FIFO is refused without being opened); the pixel limit
+    is checked from the header, before the pixels are decoded."""
+    label = name if name is not None else str(source)
+    with contextlib.ExitStack() as stack:
+        if isinstance(source, bytes):
+            if len(source) > MAX_IMAGE_BYTES:
+                raise ImageError(
+                    f"{label}: image is {len(source):,} bytes, above the "
+                    f"{MAX_IMAGE_BYTES:,}-byte limit"
+                )
+            stream: BinaryIO = io.BytesIO(source)
+        else:
+            stream = stack.enter_context(
+                open_input_file(source, "image file", MAX_IMAGE_BYTES, error=ImageError)
+            )
+        array = _decode_stream(stream, label, convert, palette_ok)
+    if array.size == 0:
+        raise ImageError(f"{label}: image has no pixels")
+    return array
+
+
+def _decode_stream(
+    stream: BinaryIO,
+    label: str,
+    convert: Callable[[Image.Image], np.ndarray],
+    palette_ok: bool,
+) -> np.ndarray:
+    """Decode an open image stream under the mode policy of the module docstring."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(opened) as img:
-                if img.width * img.height > MAX_PIXELS:
-                    raise ImageError(
-                        f"{path}: image is {img.width}x{img.height}, above the "
-                        f"{MAX_PIXELS:,}-pixel limit"
-                    )
-                if img.mode in ("P", "PA") and not palette_ok:
-                    raise ImageError(
-                        f"{path}: palette image (mode {img.mode}) is not supported; "
-                        "convert it to 8-bit greyscale"
-                    )
-                if img.mode not in _EIGHT_BIT_MODES | {"P", "PA"}:
-                    raise ImageError(
-                        f"{path}: {img.mode} image is not supported (16/32-bit or float); "
-                        "convert it to 8 bits per channel"
-                    )
+            with Image.open(stream) as img:
+                _check_header(img, label, palette_ok)
                 img.load()
                 if img.mode in ("LA", "RGBA", "P", "PA"):
                     img = _on_white(img)
-                array = convert(img)
+                return convert(img)
     except ImageError:
         raise
-    except FileNotFoundError:
-        raise ImageError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise ImageError(f"{path}: is a folder, not an image") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not a readable image (unknown or corrupt format)") from None
+        raise ImageError(f"{label}: not a readable image (unknown or corrupt format)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"{path}: image is too large (decompression bomb guard)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{path}: cannot decode image ({exc})") from None
-    if array.size == 0:
-        raise ImageError(f"{path}: image has no pixels")
-    return array
+        raise ImageError(
+            f"{label}: image declares more than {MAX_PIXELS:,} pixels (decompression bomb guard)"
+        ) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageError(f"{label}: cannot decode image ({_one_line(exc)})") from None
+
+
+def _check_header(img: Image.Image, label: str, palette_ok: bool) -> None:
+    """Size, mode and frame count, from the header alone (nothing decoded yet)."""
+    if img.width * img.height > MAX_PIXELS:
+        raise ImageError(
+            f"{label}: image is {img.width}x{img.height}, above the {MAX_PIXELS:,}-pixel limit"
+        )
+    if getattr(img, "is_animated", False):
+        raise ImageError(
+            f"{label}: animated or multi-frame image ({img.format}) is not supported; "
+            "save the frame you want as a single image"
+        )
+    if img.mode in ("P", "PA") and not palette_ok:
+        raise ImageError(
+            f"{label}: palette image (mode {img.mode}) is not supported; "
+            "convert it to 8-bit greyscale"
+        )
+    if img.mode not in _EIGHT_BIT_MODES | {"P", "PA"}:
+        raise ImageError(
+            f"{label}: {img.mode} image is not supported (16/32-bit or float); "
+            "convert it to 8 bits per channel"
+        )
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or exc.__class__.__name__
 
 
 def read_grey(path: str | Path) -> np.ndarray:
     """Decode ``path`` as an 8-bit grey image (H, W) uint8.
 
     Refused with a one-line :class:`ImageError`: missing, empty or truncated files,
-    non-images, images above ``MAX_PIXELS``, 16/32-bit images and palette images (their
-    grey levels depend on a colour table, so a signature's ink could silently become
-    background; convert them to 8-bit greyscale first).
+    anything but a regular file (FIFOs, devices, folders, dangling links), files above
+    ``MAX_IMAGE_BYTES``, non-images, images above ``MAX_PIXELS``, 16/32-bit, multi-frame
+    and palette images (their grey levels depend on a colour table, so a signature's ink
+    could silently become background; convert them to 8-bit greyscale first).
     """
     return _decode(Path(path), _to_grey, palette_ok=False)
 

@@ -11,15 +11,18 @@ blocks are the same everywhere.
 
 from __future__ import annotations
 
+import os
+import re
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal, Self, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from inkface.core.errors import InkfaceError
+from inkface.core.input_gate import read_input_bytes
 
 
 class StrictConfig(BaseModel):
@@ -31,6 +34,13 @@ class StrictConfig(BaseModel):
 class ModelConfig(StrictConfig):
     name: str  # a registered architecture (``inkface info`` lists them)
     kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("kwargs")
+    @classmethod
+    def _plain_kwargs(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Constructor options are plain YAML data of bounded size (see :func:`check_plain`)."""
+        check_plain(value)
+        return value
 
 
 class OptimizerConfig(StrictConfig):
@@ -102,6 +112,45 @@ class RecipeBase(StrictConfig):
 
 RecipeT = TypeVar("RecipeT", bound=BaseModel)
 
+# The recipe limits (README, "Limits"): a recipe is a short hand-written file; anything
+# larger, deeper or using YAML anchors / aliases (which let a few lines expand to
+# gigabytes, the "billion laughs") is refused before it is built.
+MAX_RECIPE_BYTES = 1024 * 1024
+MAX_RECIPE_NODES = 20_000
+MAX_RECIPE_DEPTH = 32
+# model.kwargs: plain scalars, lists and mappings only, bounded.
+MAX_KWARGS_NODES = 1_000
+MAX_KWARGS_DEPTH = 8
+MAX_KWARGS_TEXT = 1_000
+_SIZE_TEXT = re.compile(r"\s*(\d+)\s*[xX]\s*(\d+)\s*")
+_SIZE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
+SIZE_RANGE = (8, 4096)  # sides of an explicit HxW input size
+
+
+def check_plain(value: Any) -> None:
+    """Refuse (ValueError) anything but str / int / float / bool / None, lists and
+    string-keyed mappings of them, or data above the ``MAX_KWARGS_*`` bounds."""
+    count = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        count += 1
+        if count > MAX_KWARGS_NODES:
+            raise ValueError(f"more than {MAX_KWARGS_NODES} values")
+        if depth > MAX_KWARGS_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_KWARGS_DEPTH} levels")
+        if isinstance(item, str):
+            if len(item) > MAX_KWARGS_TEXT:
+                raise ValueError(f"a string longer than {MAX_KWARGS_TEXT} characters")
+        elif isinstance(item, dict):
+            if not all(isinstance(k, str) for k in item):
+                raise ValueError("mapping keys must be strings")
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend((v, depth + 1) for v in item)
+        elif item is not None and not isinstance(item, bool | int | float):
+            raise ValueError(f"{type(item).__name__} values are not allowed (plain data only)")
+
 
 def recipe_folder(*parts: str) -> Traversable:
     """A folder of built-in recipes inside the installed package."""
@@ -123,10 +172,12 @@ def load_recipe_file(
 ) -> RecipeT:
     """A built-in recipe of ``folder`` by name, or a YAML file by path."""
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        if not path.is_file():
-            raise InkfaceError(f"{path}: recipe file not found")
-        text, origin = path.read_text(encoding="utf-8"), str(path)
+    if path.suffix in (".yaml", ".yml") or os.path.lexists(path):
+        data = read_input_bytes(path, "recipe file", MAX_RECIPE_BYTES)
+        try:
+            text, origin = data.decode("utf-8"), str(path)
+        except UnicodeDecodeError:
+            raise InkfaceError(f"{path}: recipe file is not UTF-8 text") from None
     else:
         resource = folder / f"{name_or_path}.yaml"
         if not resource.is_file():
@@ -139,15 +190,72 @@ def load_recipe_file(
 
 def parse_recipe(text: str, origin: str, schema: type[RecipeT]) -> RecipeT:
     """YAML text -> validated ``schema``; errors name ``origin`` and the first bad field."""
+    if len(text) > MAX_RECIPE_BYTES:
+        raise InkfaceError(f"{origin}: recipe is above the {MAX_RECIPE_BYTES:,}-byte limit")
     try:
-        raw = yaml.safe_load(text)
+        _check_events(text, origin)
+        raw = yaml.load(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         raise InkfaceError(f"{origin}: invalid YAML ({exc.__class__.__name__})") from None
     if not isinstance(raw, dict):
         raise InkfaceError(f"{origin}: a recipe must be a YAML mapping")
+    _check_size_fields(raw, origin)
     try:
         return schema.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise InkfaceError(f"{origin}: field {field}: {first['msg']}") from None
+
+
+def _check_events(text: str, origin: str) -> None:
+    """Refuse anchors, aliases, and documents above the node or depth bounds, from the
+    parser's events (before anything is built, so nothing can expand)."""
+    nodes = depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise InkfaceError(
+                f"{origin}: YAML anchors and aliases (&name, *name) are not allowed in recipes"
+            )
+        if isinstance(event, yaml.NodeEvent):
+            nodes += 1
+            if nodes > MAX_RECIPE_NODES:
+                raise InkfaceError(f"{origin}: recipe has more than {MAX_RECIPE_NODES:,} values")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_RECIPE_DEPTH:
+                raise InkfaceError(
+                    f"{origin}: recipe is nested deeper than {MAX_RECIPE_DEPTH} levels"
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _check_size_fields(raw: dict[str, Any], origin: str) -> None:
+    """Every ``input_size`` given as text must be ``HxW`` (two integers) or a model name."""
+    stack: list[tuple[Any, str]] = [(raw, "")]
+    while stack:
+        block, where = stack.pop()
+        if not isinstance(block, dict):
+            continue
+        for key, value in block.items():
+            field = f"{where}.{key}" if where else str(key)
+            if key == "input_size" and isinstance(value, str):
+                _check_size_text(value, field, origin)
+            stack.append((value, field))
+
+
+def _check_size_text(value: str, field: str, origin: str) -> None:
+    low, high = SIZE_RANGE
+    match = _SIZE_TEXT.fullmatch(value)
+    if match is not None:
+        if all(low <= int(side) <= high for side in match.groups()):
+            return
+        raise InkfaceError(
+            f"{origin}: field {field}: each side of {value!r} must be {low} to {high} pixels"
+        )
+    if _SIZE_NAME.fullmatch(value) is None:
+        raise InkfaceError(
+            f"{origin}: field {field}: expected HxW (two integers, e.g. 150x220) or a "
+            f"model name, got {value!r}"
+        )

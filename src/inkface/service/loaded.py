@@ -25,7 +25,7 @@ import numpy as np
 
 from inkface.core.errors import InkfaceError
 from inkface.faces.classification.classifier import FaceClassifier
-from inkface.faces.detection.detectors import FaceDetector, get_detector
+from inkface.faces.detection.detectors import FaceDetector, auto_detector_name, get_detector
 from inkface.inference import load_predictor
 from inkface.runtime.backends import BackendName
 from inkface.runtime.predictor import Predictor
@@ -73,10 +73,13 @@ class LoadedModels:
         detector_options: Mapping[str, Any] | None = None,
         gallery: Path | None = None,
         gallery_model: str | None = None,
+        detector_weights: Path | None = None,
     ) -> None:
         self.models = dict(models)
-        self.detector_name = detector
+        # ``auto`` is resolved once, so every worker thread builds the same detector.
+        self.detector_name = auto_detector_name() if detector == "auto" else detector
         self.detector_options = dict(detector_options or {})
+        self.detector_weights = detector_weights
         self.gallery_path = gallery
         self.gallery_model = gallery_model
         self._local = threading.local()
@@ -111,7 +114,9 @@ class LoadedModels:
         """This thread's detector (OpenCV detectors are not shared across threads)."""
         detector = getattr(self._local, "detector", None)
         if detector is None:
-            detector = get_detector(self.detector_name, **self.detector_options)
+            detector = get_detector(
+                self.detector_name, self.detector_weights, **self.detector_options
+            )
             self._local.detector = detector
         return detector
 
@@ -150,11 +155,16 @@ def load_models(
     gallery_model: str | None = None,
     detector: str = "haar",
     detector_options: Mapping[str, Any] | None = None,
+    detector_weights: str | Path | None = None,
     backend: BackendName = "auto",
     intra_threads: int = 1,
     loader: Callable[..., Predictor] = load_predictor,
 ) -> LoadedModels:
-    """Load every run (name -> folder); errors name the run. See the module docstring."""
+    """Load every run (name -> folder); errors name the run. ``detector`` (a name of
+    :func:`~inkface.faces.detection.detectors.get_detector`, or ``auto``), its weight
+    file and options serve the face routes. See the module docstring."""
+    if detector == "auto" and (detector_weights is not None or detector_options):
+        raise InkfaceError("--detector auto: takes no weights or options; name the detector")
     if not runs and gallery is None:
         raise InkfaceError("--run: give at least one NAME=RUN_DIR to serve")
     models: dict[str, LoadedModel] = {}
@@ -185,4 +195,5 @@ def load_models(
                 f"--gallery: several embedding runs loaded ({', '.join(embedders)}); "
                 "choose one with --gallery-model NAME"
             )
-    return LoadedModels(models, detector, detector_options, gallery_path, chosen)
+    weights = Path(detector_weights) if detector_weights is not None else None
+    return LoadedModels(models, detector, detector_options, gallery_path, chosen, weights)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from inkface.core.errors import DatasetError
 from inkface.core.labels import MASK_CLASSES
+from inkface.core.paths import resolve_inside
 from inkface.faces.data.listing import natural_key, problem, read_class_folders, require_dir
 from inkface.faces.data.samples import SPLIT_FOLDERS, FaceDataset, FaceSample
 
@@ -32,7 +33,8 @@ def read_mask_voc(root: str | Path, strict: bool = True) -> FaceDataset:
 
     XML is parsed with :mod:`xml.etree.ElementTree` after refusing any document type or
     entity declaration (no ``defusedxml`` dependency): annotations never need them, and
-    refusing them rules out entity-expansion attacks.
+    refusing them rules out entity-expansion attacks. A ``<filename>`` that leaves
+    ``images/`` (absolute, or ``..`` climbing out) is refused like a malformed file.
     """
     root = Path(root)
     images, notes = root / "images", root / "annotations"
@@ -70,9 +72,10 @@ def _parse_voc(path: Path, images: Path) -> tuple[Path, list[tuple[str, tuple[in
     except ET.ParseError as exc:
         raise DatasetError(f"{path}: malformed XML ({exc})") from None
     name = (tree.findtext("filename") or "").strip()
-    image = images / name if name else images / f"{path.stem}.png"
+    fallback = images / f"{path.stem}.png"
+    image = resolve_inside(images, name, f"{path} <filename>") if name else fallback
     if not image.is_file():
-        image = images / f"{path.stem}.png"
+        image = fallback
     if not image.is_file():
         raise DatasetError(f"{path}: its image {name or path.stem + '.png'} not found in {images}")
     objects = []

@@ -14,9 +14,10 @@ Error policy (``strict``), as in :mod:`inkface.signatures.data.readers`: a missi
 folder or label file is always a :class:`~inkface.core.errors.DatasetError`; a malformed row
 (wrong column count, non-integer value) or a listed image that does not exist raises one
 naming the file and line when ``strict``, and with ``strict=False`` is skipped, warned and
-recorded in ``FaceDataset.skipped``. Samples a dataset itself marks unusable (AffectNet's
-None / Uncertain / No-Face, FER+'s unknown / not-a-face) are dropped and counted in
-``FaceDataset.dropped``, never silently.
+recorded in ``FaceDataset.skipped``; so is a listed name that leaves the dataset folder
+(absolute, or ``..`` climbing out: :func:`~inkface.core.paths.resolve_inside`). Samples a
+dataset itself marks unusable (AffectNet's None / Uncertain / No-Face, FER+'s unknown /
+not-a-face) are dropped and counted in ``FaceDataset.dropped``, never silently.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from inkface.core.errors import DatasetError
 from inkface.core.labels import AFFECTNET_CLASSES, SMILE_CLASSES
+from inkface.core.paths import resolve_inside
 from inkface.faces.data.fer import read_fer2013, read_ferplus
 from inkface.faces.data.listing import (
     csv_rows,
@@ -131,7 +133,11 @@ def read_celeba(root: str | Path, attribute: str = "Smiling", strict: bool = Tru
                 skipped,
             )
             continue
-        path = images / fields[0]
+        try:
+            path = resolve_inside(images, fields[0], f"{attr_file}:{line_no}")
+        except DatasetError as exc:
+            problem(str(exc), strict, skipped)
+            continue
         split = partition.get(fields[0]) if partition is not None else None
         if partition is not None and split is None:
             problem(
@@ -198,7 +204,11 @@ def _read_affectnet_csv(root: Path, lists: Path, strict: bool) -> FaceDataset:
             if expression in AFFECTNET_DROPPED:
                 dropped[AFFECTNET_DROPPED[expression]] += 1
                 continue
-            image = images / rel
+            try:
+                image = resolve_inside(images, rel, f"{path}:{line_no}")
+            except DatasetError as exc:
+                problem(str(exc), strict, skipped)
+                continue
             if not image.is_file():
                 problem(
                     f"{image}: image listed on {file_name}:{line_no} not found", strict, skipped

@@ -1,5 +1,6 @@
-"""Weight-based face detectors: YuNet (OpenCV Zoo), res10 SSD (the face-mask report) and
-MediaPipe's BlazeFace (the smile report's final choice, §7.1).
+"""Face detectors run by OpenCV's DNN module or dlib: YuNet (OpenCV Zoo), the res10 SSD
+(the face-mask report) and dlib's HOG (the smile report, Table 7.1). BlazeFace and MTCNN,
+run in PyTorch, have their own modules (``blazeface.py``, ``mtcnn.py``).
 
 Weights come from an explicit ``model_path`` or from the download cache
 (:mod:`inkface.faces.detection.weights`, ``inkface models fetch NAME``); a missing file raises an
@@ -17,7 +18,7 @@ import cv2
 import numpy as np
 
 from inkface.core.errors import InkfaceError
-from inkface.faces.detection.weights import remote_files, resolve_weights, weights_status
+from inkface.faces.detection.weights import remote_files, resolve_weights
 from inkface.faces.types import Face, check_image, clip_box
 
 SSD_MEAN = (104.0, 177.0, 123.0)  # BGR mean of the res10 SSD (face-mask report)
@@ -134,59 +135,55 @@ class YuNetDetector:
         return self.postprocess(self.forward(self.preprocess(image)), image.shape)
 
 
-def blazeface_status() -> tuple[bool, str]:
-    if importlib.util.find_spec("mediapipe") is None:
-        return False, "optional: needs `pip install mediapipe` and `inkface models fetch blazeface`"
-    return weights_status("blazeface")
+class DlibHOGDetector:
+    """dlib's HOG + linear SVM frontal face detector (smile report §5.5.2; Table 7.1's
+    "Dlib HOG"), built into dlib (optional extra ``inkface[dlib]``, PyPI ``dlib-bin``).
 
+    Its window is 80x80 pixels, so ``upsample=1`` (the usual ``detector(image, 1)``, and
+    the setting that matches the report's 0.082 s per 350x350 frame) doubles the image
+    once to find faces down to about 40 pixels. Scores are the SVM margins (above
+    ``score_threshold``; not probabilities).
+    """
 
-class BlazeFaceDetector:
-    """MediaPipe's BlazeFace short-range detector (Tasks API). Landmarks are its six
-    keypoints (eyes, nose tip, mouth centre, ear tragions), so their shape is (6, 2)."""
+    name = "hog"
 
-    name = "blazeface"
-
-    def __init__(self, model_path: str | Path | None = None, score_threshold: float = 0.5) -> None:
-        try:  # optional dependency: MediaPipe
-            import mediapipe as mp
-            from mediapipe.tasks.python import BaseOptions, vision
+    def __init__(self, upsample: int = 1, score_threshold: float = 0.0) -> None:
+        try:  # optional dependency: dlib (inkface[dlib])
+            import dlib
         except ImportError as exc:
             raise InkfaceError(
-                "blazeface: MediaPipe is not installed; `pip install mediapipe` "
-                "or use the 'haar' or 'yunet' detector"
+                "hog: dlib is not installed; `pip install 'inkface[dlib]'` (PyPI dlib-bin) "
+                "or use another detector"
             ) from exc
-        filename = remote_files("blazeface")[0].filename
-        self.model_path = resolve_weights("blazeface", filename, model_path, "model_path")
-        options = vision.FaceDetectorOptions(
-            base_options=BaseOptions(model_asset_path=str(self.model_path)),
-            min_detection_confidence=float(score_threshold),
-        )
-        self._mp = mp
-        self._net = vision.FaceDetector.create_from_options(options)
+        if upsample < 0:
+            raise InkfaceError(f"upsample: must be >= 0, got {upsample}")
+        self.upsample = int(upsample)
+        self.score_threshold = float(score_threshold)
+        self._net = dlib.get_frontal_face_detector()
 
-    def preprocess(self, image: np.ndarray):
-        rgb = np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
-        return self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb)
+    def preprocess(self, image: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
 
-    def forward(self, frame):
-        return self._net.detect(frame)
+    def forward(self, rgb: np.ndarray):
+        return self._net.run(rgb, self.upsample, self.score_threshold)
 
-    def postprocess(self, result, shape: Sequence[int]) -> list[Face]:
-        h, w = int(shape[0]), int(shape[1])
+    def postprocess(self, raw, shape: Sequence[int]) -> list[Face]:
+        rects, scores, _ = raw
         faces = []
-        for det in result.detections:
-            bb = det.bounding_box
-            box = clip_box(
-                (bb.origin_x, bb.origin_y, bb.origin_x + bb.width, bb.origin_y + bb.height), shape
-            )
-            if box is None:
-                continue
-            score = float(det.categories[0].score) if det.categories else 1.0
-            points = [(k.x * w, k.y * h) for k in det.keypoints or []]
-            landmarks = np.asarray(points, np.float32).reshape(-1, 2) if points else None
-            faces.append(Face(box, score, landmarks))
+        for rect, score in zip(rects, scores, strict=True):
+            # dlib rectangles are inclusive of right and bottom
+            box = clip_box((rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1), shape)
+            if box is not None:
+                faces.append(Face(box, float(score)))
         return sorted(faces, key=lambda f: -f.score)
 
     def detect(self, image: np.ndarray) -> list[Face]:
         image = _bgr(image)
         return self.postprocess(self.forward(self.preprocess(image)), image.shape)
+
+
+def hog_status() -> tuple[bool, str]:
+    """Whether dlib (hence its built-in HOG detector) is importable."""
+    if importlib.util.find_spec("dlib") is None:
+        return False, "optional: needs dlib (`pip install 'inkface[dlib]'`, PyPI dlib-bin)"
+    return True, "dlib HOG + linear SVM (built into dlib); upsample 1"

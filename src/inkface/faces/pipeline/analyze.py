@@ -22,13 +22,21 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from inkface.core.atomic import atomic_open, atomic_path
+from inkface.core.atomic import atomic_open, atomic_path, check_output_path
 from inkface.core.errors import InkfaceError
+from inkface.core.paths import opencv_path
 from inkface.faces.classification.classifier import FaceClassifier, load_face_classifier
 from inkface.faces.detection.detectors import FaceDetector, get_detector
 from inkface.faces.pipeline.results import FaceResult, FrameResult, HeadResult
-from inkface.faces.pipeline.sinks import JsonlSink, LiveWindow, VideoSink, draw_result, gui_support
-from inkface.faces.pipeline.sources import FrameSource, open_source
+from inkface.faces.pipeline.sinks import (
+    JsonlSink,
+    LiveWindow,
+    draw_result,
+    frame_sink,
+    gui_support,
+    is_image_output,
+)
+from inkface.faces.pipeline.sources import IMAGE_SUFFIXES, FrameSource, ImageSource, open_source
 from inkface.faces.pipeline.tracking import IoUTracker, smooth_probs
 from inkface.faces.types import crop_face
 from inkface.runtime.backends import BackendName
@@ -164,6 +172,36 @@ def load_heads(
     return loaded
 
 
+def check_outputs(
+    source: str | Path | FrameSource,
+    out_video: str | Path | None,
+    out_jsonl: str | Path | None,
+) -> None:
+    """Refuse unusable outputs before any work starts, with one line naming the path:
+    folders, paths under a file, unsupported suffixes, and an image ``out_video``
+    (``.png``, ``.jpg``...) for a source that is not a single image."""
+    if out_jsonl is not None:
+        check_output_path(out_jsonl, "JSON Lines output (--jsonl)")
+    if out_video is None:
+        return
+    target = check_output_path(out_video, "annotated output (--out)")
+    frame_sink(target, 10.0)  # the suffix must name a video or an image type
+    if not is_image_output(target):
+        opencv_path(target.parent, "annotated video's folder")  # OpenCV writes the video
+    elif not _single_image(source):
+        raise InkfaceError(
+            f"{target}: an annotated image needs a single-image source; for {source} use "
+            "a video type (.mp4, .avi...)"
+        )
+
+
+def _single_image(source: str | Path | FrameSource) -> bool:
+    if isinstance(source, FrameSource):
+        return isinstance(source, ImageSource)
+    path = Path(str(source).strip())
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.is_dir()
+
+
 def analyze(
     source: str | Path | FrameSource,
     heads: Mapping[str, FaceClassifier | str | Path],
@@ -183,11 +221,15 @@ def analyze(
     """Run the face pipeline over ``source`` and write the requested outputs.
 
     ``heads`` maps a head name (the JSON key, e.g. ``smile``) to a classifier or its run
-    folder. Outputs are written atomically; ``show`` opens a window only where a display
-    and an OpenCV GUI exist (otherwise a note is printed and the run goes on).
+    folder. ``out_video`` is an annotated video, or an annotated image when the source
+    is one image; ``out_jsonl`` may be ``-`` (standard output). Outputs are checked before
+    any work (:func:`check_outputs`) and written atomically (devices and FIFOs are
+    written to directly); ``show`` opens a window only where a display and an OpenCV GUI
+    exist (otherwise a note is printed and the run goes on).
     """
     if max_frames is not None and max_frames < 1:
         raise InkfaceError(f"max_frames: must be >= 1, got {max_frames}")
+    check_outputs(source, out_video, out_jsonl)
     classifiers = load_heads(heads, backend, threads)
     det = get_detector(detector) if isinstance(detector, str) else detector
     pipeline = FacePipeline(det, classifiers, detect_every, margin, square, smoothing)
@@ -210,7 +252,7 @@ def analyze(
         stack.callback(frames.close)
         video = jsonl = None
         if out_video is not None:
-            video = VideoSink(out_video, frames.fps or 10.0)  # checks the suffix first
+            video = frame_sink(out_video, frames.fps or 10.0)  # checks the suffix first
             video.path = stack.enter_context(atomic_path(out_video, suffix=Path(out_video).suffix))
             stack.callback(video.close)
             outputs.append(str(out_video))

@@ -1,5 +1,6 @@
-"""Where analysed frames go: labelled boxes drawn on the frame, an annotated video file,
-JSON Lines records and an optional live window.
+"""Where analysed frames go: labelled boxes drawn on the frame, an annotated video file
+(or, for a single image, an annotated image file), JSON Lines records and an optional
+live window.
 
 Boxes and labels follow the face-mask report's live demo ("Mask: 99.2%" above a
 coloured box): green for the positive / good class (smile, mask worn, happiness), red
@@ -21,6 +22,7 @@ import cv2
 import numpy as np
 
 from inkface.core.errors import InkfaceError
+from inkface.core.paths import opencv_path
 from inkface.faces.pipeline.results import FrameResult
 
 GREEN, RED, GREY = (0, 200, 0), (0, 0, 230), (160, 160, 160)
@@ -36,6 +38,7 @@ DISPLAY_NAMES = {
     "mask_weared_incorrect": "Mask worn incorrectly",
 }
 VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+IMAGE_OUTPUTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def class_color(label: str) -> tuple[int, int, int]:
@@ -116,7 +119,8 @@ class VideoSink:
         if self._writer is None:
             self._size = (image.shape[1], image.shape[0])
             fourcc = cv2.VideoWriter_fourcc(*self.codec)
-            self._writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, self._size)
+            target = opencv_path(self.path, "video output")
+            self._writer = cv2.VideoWriter(target, fourcc, self.fps, self._size)
             if not self._writer.isOpened():
                 raise InkfaceError(f"{self.path}: OpenCV cannot write {self.codec} video here")
         if (image.shape[1], image.shape[0]) != self._size:
@@ -128,6 +132,47 @@ class VideoSink:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
+
+
+class ImageSink:
+    """The annotated frame of a single-image source as an image file (``--out x.png``);
+    the format follows the suffix. Encoded in memory, so any file name works."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.suffix = self.path.suffix.lower()
+        if self.suffix not in IMAGE_OUTPUTS:
+            raise InkfaceError(f"{path}: unsupported image type; use {', '.join(IMAGE_OUTPUTS)}")
+        self.frames = 0
+
+    def write(self, image: np.ndarray) -> None:
+        if self.frames:
+            raise InkfaceError(f"{self.path}: an image output takes one frame; use a video type")
+        ok, encoded = cv2.imencode(self.suffix, image)
+        if not ok:
+            raise InkfaceError(f"{self.path}: OpenCV cannot encode a {self.suffix} image")
+        self.path.write_bytes(encoded.tobytes())
+        self.frames += 1
+
+    def close(self) -> None:
+        """Nothing to release: the image is written whole by ``write``."""
+
+
+def is_image_output(path: str | Path) -> bool:
+    """Whether ``--out`` names an image (one annotated frame) rather than a video."""
+    return Path(path).suffix.lower() in IMAGE_OUTPUTS
+
+
+def frame_sink(path: str | Path, fps: float) -> VideoSink | ImageSink:
+    """The sink of annotated frames ``path``'s suffix asks for: a video or one image."""
+    if is_image_output(path):
+        return ImageSink(path)
+    if Path(path).suffix.lower() not in VIDEO_CODECS:
+        raise InkfaceError(
+            f"{path}: unsupported video type; use {', '.join(VIDEO_CODECS)} (or, for a "
+            f"single-image source, an image type: {', '.join(IMAGE_OUTPUTS)})"
+        )
+    return VideoSink(path, fps)
 
 
 class JsonlSink:

@@ -2,7 +2,9 @@
 a webcam or a network stream, behind one iterable interface.
 
 Every source yields :class:`Frame` tuples ``(index, timestamp_s, image_bgr)`` and tells
-its ``fps`` and ``frame_count`` (``None`` for live sources). Files that cannot be read
+its ``fps`` and ``frame_count`` (``None`` for live sources). Images are decoded by
+:mod:`inkface.core.images` (never by ``cv2``), so an image whose header declares a huge
+size is refused before decoding, as in every other command. Files that cannot be read
 raise :class:`~inkface.core.errors.InkfaceError` naming them; a corrupt image inside a folder
 is skipped with a warning and counted in ``skipped`` (one bad file should not stop a
 long batch, §7.3 of the smile report runs the pipeline over a stream of frames).
@@ -20,6 +22,9 @@ import cv2
 import numpy as np
 
 from inkface.core.errors import ImageError, InkfaceError
+from inkface.core.images import MAX_PIXELS, read_rgb
+from inkface.core.input_gate import check_input_file
+from inkface.core.paths import opencv_path
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm"})
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
@@ -59,12 +64,13 @@ class FrameSource:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """A BGR uint8 image, or :class:`ImageError` naming the file."""
-    data = np.fromfile(str(path), dtype=np.uint8) if path.is_file() else None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None and data.size else None
-    if image is None:
-        raise ImageError(f"{path}: not a readable image")
-    return image
+    """A BGR uint8 image, or :class:`ImageError` naming the file.
+
+    Decoded by :func:`inkface.core.images.read_rgb`, the reader every other command uses:
+    the same input gate (regular files only, byte and pixel limits checked before
+    decoding) and the same mode policy.
+    """
+    return np.ascontiguousarray(read_rgb(path)[:, :, ::-1])
 
 
 class ImageSource(FrameSource):
@@ -124,11 +130,20 @@ class CaptureSource(FrameSource):
         super().__init__()
         self.name = name
         self.live = live
-        self._cap = cv2.VideoCapture(target)
+        kind = "stream or camera" if live else "video file"
+        self._cap = cv2.VideoCapture(
+            opencv_path(target, kind) if isinstance(target, str) else target
+        )
         if not self._cap.isOpened():
             self._cap.release()
-            kind = "stream or camera" if live else "video file"
             raise InkfaceError(f"{name}: cannot open this {kind}")
+        width = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
+        height = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+        if width * height > MAX_PIXELS:
+            self._cap.release()
+            raise InkfaceError(
+                f"{name}: frames are {width}x{height}, above the {MAX_PIXELS:,}-pixel limit"
+            )
         fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps = fps if 0.0 < fps < 1000.0 else None
         count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
@@ -153,7 +168,9 @@ def open_source(spec: str | Path, fps: float = FOLDER_FPS) -> FrameSource:
     """The frame source ``spec`` names.
 
     ``"0"``, ``"1"``... : webcam index; ``rtsp://``, ``http(s)://``... : network stream;
-    a folder: its images (sorted, at ``fps``); an image file; any other file: a video.
+    a folder: its images (sorted, at ``fps``); an image file; a character device such as
+    ``/dev/video0``: a camera; any other regular file: a video. FIFOs, sockets and other
+    special files are refused without being opened (reading one could block forever).
     """
     text = str(spec).strip()
     if not text:
@@ -164,11 +181,15 @@ def open_source(spec: str | Path, fps: float = FOLDER_FPS) -> FrameSource:
         return CaptureSource(text, text, live=True)
     path = Path(text)
     if not path.exists():
-        raise InkfaceError(f"{path}: no such file or folder (source)")
+        what = "dangling symbolic link" if path.is_symlink() else "no such file or folder"
+        raise InkfaceError(f"{path}: {what} (source)")
     if path.is_dir():
         return FolderSource(path, fps)
+    if path.is_char_device() and path.suffix.lower() not in IMAGE_SUFFIXES:
+        return CaptureSource(str(path), str(path), live=True)  # a camera: /dev/video0
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return ImageSource(path)
+    check_input_file(path, "video file")  # FIFOs, sockets... refused without opening
     source = CaptureSource(str(path), str(path), live=False)
     if source.frame_count is None and source.fps is None:
         source.close()

@@ -275,3 +275,21 @@ def test_a_non_utf8_name_on_a_strict_stream_is_one_line(
     assert main(["models", "fetch", "yunet", "--dest", str(dest)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "w\\udcff" in err[0] and err[0].endswith("cannot be written as utf-8")
+
+
+def test_exif_orientation_is_applied(tmp_path: Path) -> None:
+    """A phone photo stored sideways with EXIF orientation 6 is read upright."""
+    from PIL import Image
+
+    from inkface.core.images import decode_image_bytes, read_rgb
+
+    stored = Image.new("RGB", (40, 20), (255, 255, 255))
+    stored.paste((255, 0, 0), (0, 0, 10, 20))  # red stripe on the stored left edge
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    path = tmp_path / "phone.jpg"
+    stored.save(path, exif=exif, quality=95)
+    upright = read_rgb(path)
+    assert upright.shape == (40, 20, 3)
+    assert upright[2, 10, 0] > 200 and upright[2, 10, 1] < 80  # the stripe is now on top
+    assert decode_image_bytes(path.read_bytes(), "upload").shape == (40, 20, 3)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from inkface.core.errors import ImageError, InkfaceError
 from inkface.core.input_gate import open_input_file
@@ -97,6 +97,8 @@ def _decode_stream(
             with Image.open(stream) as img:
                 _check_header(img, label, palette_ok)
                 img.load()
+                # Phone photos store "rotate me" in EXIF: show pixels the way people see them.
+                img = ImageOps.exif_transpose(img)
                 if img.mode in ("LA", "RGBA", "P", "PA"):
                     img = _on_white(img)
                 return convert(img)

@@ -186,11 +186,12 @@ def test_train_evaluate_verify_end_to_end(tmp_path: Path, capsys) -> None:
     assert set(printed) >= {"distances", "distance", "similarity", "threshold", "decision"}
     assert len(printed["distances"]) == 2 and 0 < printed["similarity"] <= 1
 
-    # Resuming a finished run trains no further epochs and keeps the history whole.
+    # Resuming a finished run ("continue", ``--resume``) trains only the missing epoch and
+    # keeps the history whole.
     bigger = recipe.model_copy(
         update={"training": recipe.training.model_copy(update={"max_epochs": 3})}
     )
-    train_verifier(bigger, run, cache_dir=tmp_path / "cache", progress=False)
+    train_verifier(bigger, run, cache_dir=tmp_path / "cache", progress=False, resume="continue")
     history = json.loads((run / "history.json").read_text())["epochs"]
     assert [row["epoch"] for row in history] == [0.0, 1.0, 2.0]
 

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+
+from inkface.core.errors import InkfaceError
+
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,11 +28,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--cache-dir", type=Path, default=None)
     parser.add_argument("--max-epochs", type=int, default=None, help="override every stage")
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--accelerator", default=None, help="cpu, gpu or auto")
+    parser.add_argument("--accelerator", default=None, choices=ACCELERATORS)
     parser.add_argument("--workers", type=int, default=0, help="data-loader worker processes")
-    parser.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints")
+    parser.add_argument(
+        "--no-resume", action="store_true", help="ignore existing checkpoints, train afresh"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="retrain from scratch, even a finished run"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="train a finished run further (e.g. more epochs)"
+    )
     parser.add_argument("--skip-bad", action="store_true", help="warn and skip bad files")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.set_defaults(func=run)
 
 
@@ -38,11 +51,16 @@ def run(args: argparse.Namespace) -> int:
     from inkface.cli.options import parse_roots
     from inkface.faces.classification.recipe import load_face_recipe
     from inkface.faces.classification.train import train_face_classifier
+    from inkface.training.run_folder import check_count, policy_from_flags
 
+    policy = policy_from_flags(no_resume=args.no_resume, force=args.force, resume=args.resume)
+    if args.workers < 0:
+        raise InkfaceError(f"--workers: must be >= 0, got {args.workers}")
     recipe = load_face_recipe(args.recipe).with_roots(parse_roots(args.root))
     if args.weights is not None:
         recipe = recipe.updated("model", imagenet_weights=args.weights)
     if args.max_epochs is not None:
+        check_count("--max-epochs", args.max_epochs)
         for section in ("pretrain", "training", "finetune"):
             recipe = recipe.updated(section, max_epochs=args.max_epochs)
     if args.accelerator is not None:
@@ -51,12 +69,14 @@ def run(args: argparse.Namespace) -> int:
         recipe,
         args.out,
         cache_dir=args.cache_dir,
-        resume=not args.no_resume,
+        resume=policy,
         strict=not args.skip_bad,
         progress=not args.quiet,
         seed=args.seed,
         workers=args.workers,
     )
+    if result.kept:
+        print(result.note, file=sys.stderr)
     for name, test in result.metrics["tests"].items():
         print(
             f"{name}: accuracy {test['accuracy']:.4f}, "

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+
+from inkface.core.errors import InkfaceError
+
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+CONV_LAYERS = (2, 5)  # the paper's CNN depths (section III.A)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,7 +24,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", type=Path, default=None)
-    parser.add_argument("--accelerator", default="auto")
+    parser.add_argument("--accelerator", default="auto", choices=ACCELERATORS)
+    parser.add_argument(
+        "--no-resume", action="store_true", help="ignore existing checkpoints, train afresh"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="retrain from scratch, even a finished run"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="train a finished run further (e.g. more epochs)"
+    )
     parser.add_argument("--quiet", action="store_true")
     parser.set_defaults(func=run)
 
@@ -28,18 +43,40 @@ def run(args: argparse.Namespace) -> int:
 
     quiet_lightning()
     from inkface.signatures.identification.data import prepare_identification_data
-    from inkface.signatures.identification.train import train_siamese_identifier, train_writer_cnn
+    from inkface.signatures.identification.train import (
+        cnn_identity,
+        siamese_identity,
+        train_siamese_identifier,
+        train_writer_cnn,
+    )
+    from inkface.training.run_folder import check_count, finished_note, plan_run, policy_from_flags
 
+    policy = policy_from_flags(no_resume=args.no_resume, force=args.force, resume=args.resume)
+    if args.epochs is not None:
+        check_count("--epochs", args.epochs)
+    low, high = CONV_LAYERS
+    if args.model == "cnn" and not low <= args.conv_layers <= high:
+        raise InkfaceError(f"--conv-layers: must be {low} to {high}, got {args.conv_layers}")
+    identity = cnn_identity(args.conv_layers) if args.model == "cnn" else siamese_identity()
+    # Refuses another model's folder before the data is read; the trainer checks the rest.
+    kept = plan_run(args.out, identity, policy).keep
     data = prepare_identification_data(
         args.root, seed=args.seed, cache_dir=args.cache_dir, progress=not args.quiet
     )
-    common = {"seed": args.seed, "progress": not args.quiet, "accelerator": args.accelerator}
+    common = {
+        "seed": args.seed,
+        "progress": not args.quiet,
+        "accelerator": args.accelerator,
+        "resume": policy,
+    }
     if args.model == "cnn":
         result = train_writer_cnn(
             data, args.out, conv_layers=args.conv_layers, epochs=args.epochs or 25, **common
         )
     else:
         result = train_siamese_identifier(data, args.out, epochs=args.epochs or 10, **common)
+    if kept:
+        print(finished_note(args.out), file=sys.stderr)
     summary = {k: result[k] for k in ("model", "validation", "test")}
     print(json.dumps({"run": str(args.out), **summary}, indent=2))
     return 0

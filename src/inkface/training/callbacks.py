@@ -1,15 +1,17 @@
-"""Small Lightning callbacks: per-epoch history written into the run folder."""
+"""Small Lightning callbacks: per-epoch history written into the run folder, and one
+summary line per epoch where a progress bar would only fill a log with noise."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TextIO
 
 import lightning as L
-import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from inkface.core.atomic import write_json
+from inkface.training.checkpoints import load_weights
 
 
 class EpochHistory(L.Callback):
@@ -22,7 +24,12 @@ class EpochHistory(L.Callback):
         self.path = Path(path)
         self.rows: list[dict[str, float]] = []
         if self.path.is_file():
-            self.rows = json.loads(self.path.read_text(encoding="utf-8")).get("epochs", [])
+            try:
+                saved = json.loads(self.path.read_text(encoding="utf-8"))
+            except (ValueError, RecursionError):
+                saved = {}
+            rows = saved.get("epochs", []) if isinstance(saved, dict) else []
+            self.rows = [r for r in rows if isinstance(r, dict) and "epoch" in r]
 
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         # Runs after the epoch's validation, once every metric of the epoch is logged.
@@ -30,7 +37,7 @@ class EpochHistory(L.Callback):
         for key, value in trainer.callback_metrics.items():
             if not key.endswith("_step"):
                 row[key.removesuffix("_epoch")] = float(value)
-        self.rows = [r for r in self.rows if r["epoch"] != row["epoch"]] + [row]
+        self.rows = [r for r in self.rows if r["epoch"] < row["epoch"]] + [row]
         write_json(self.path, {"epochs": self.rows})
 
     def series(self) -> dict[str, list[float]]:
@@ -38,15 +45,36 @@ class EpochHistory(L.Callback):
         return {k: [row.get(k, float("nan")) for row in self.rows] for k in keys}
 
 
+class EpochSummary(L.Callback):
+    """Prints ``epoch 3/20: train_loss 0.412, val_accuracy 0.875`` once per epoch (the
+    progress bar's information, for logs that are not a terminal)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        values = []
+        for key, value in sorted(trainer.callback_metrics.items()):
+            if not key.endswith("_step") and value.numel() == 1:
+                values.append(f"{key.removesuffix('_epoch')} {float(value):.4g}")
+        total = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else "?"
+        line = f"epoch {trainer.current_epoch + 1}/{total}: {', '.join(values)}"
+        print(line if values else line.rstrip(": "), file=self.stream, flush=True)
+
+
 def restore_best(module: L.LightningModule, checkpoint: ModelCheckpoint) -> bool:
     """Load the best checkpoint's weights into ``module``; False when none was saved.
 
-    The file is a Lightning checkpoint this run just wrote, so it is trusted to unpickle
-    (inference never reads it: run folders keep a plain state dict in ``model.pt``).
+    The file is read with ``weights_only=True`` and checked against ``module``
+    (:func:`inkface.training.checkpoints.load_weights`): a checkpoint planted in the run
+    folder is refused, never unpickled. The path comes from the callback's state, which
+    a resumed ``last.ckpt`` restores, so only a file inside the callback's own folder
+    is read.
     """
     path = checkpoint.best_model_path
-    if not path or not Path(path).is_file():
+    if not path or not Path(path).is_file() or checkpoint.dirpath is None:
         return False
-    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
-    module.load_state_dict(state)
+    if Path(checkpoint.dirpath).resolve() not in Path(path).resolve().parents:
+        return False
+    load_weights(module, path)
     return True

@@ -10,25 +10,43 @@ settings they pass.
 Run folder layout (unchanged from the trainers' own set-ups, so old run folders resume):
 
 * ``<run>/checkpoints/best.ckpt``: the best epoch (Lightning checkpoint);
-* ``<run>/checkpoints/last.ckpt``: the latest epoch, when ``save_last``;
+* ``<run>/checkpoints/last.ckpt``: the latest epoch, rewritten after every epoch;
 * ``<run>/history.json``: ``{"epochs": [{"epoch": 0, "train_loss": ...}, ...]}``.
+
+Checkpoints are read with ``weights_only=True`` only (:mod:`inkface.training.checkpoints`).
+A resume whose ``last.ckpt`` is already finished (its epoch budget reached, or stopped
+early) trains nothing: the best epoch's weights are loaded back and the saved history
+returned, so rerunning a finished run reproduces its results instead of training on.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping
 from torch.utils.data import DataLoader
 
-from inkface.training.callbacks import EpochHistory, restore_best
+from inkface.training.callbacks import EpochHistory, EpochSummary, restore_best
+from inkface.training.checkpoints import (
+    BEST_NAME,
+    SUFFIX,
+    SavedProgress,
+    check_fits,
+    checkpoint_callbacks,
+    clear_checkpoints,
+    load_weights,
+    read_checkpoint,
+    saved_progress,
+)
+from inkface.training.output import progress_style, quiet_lightning
+from inkface.training.run_folder import check_count
 
 CHECKPOINT_DIR = "checkpoints"
-BEST_NAME = "best"
 LAST_FILE = "last.ckpt"
 HISTORY_FILE = "history.json"
 
@@ -39,9 +57,9 @@ class FitResult:
 
     ``history`` is the per-epoch series of every logged metric (a resumed run includes
     the epochs before the interruption); ``best_score`` is the monitored metric at the
-    best epoch (None when no checkpoint was kept); ``epochs`` is Lightning's epoch
-    counter at the end (epochs run, counting resumed ones); ``restored`` says whether the
-    best epoch's weights were loaded back into the module.
+    best epoch (None when no checkpoint was kept); ``epochs`` is the number of epochs
+    trained (counting resumed ones); ``restored`` says whether the best epoch's weights
+    were loaded back into the module.
     """
 
     history: dict[str, list[float]]
@@ -79,46 +97,84 @@ def fit(
     default to ``monitor`` / ``mode`` (the face stages keep the best accuracy but stop on
     the validation loss). ``max_train_batches`` caps the batches per epoch (Lightning's
     ``limit_train_batches``; None: all). With ``resume`` an existing ``last.ckpt``
-    continues the run (optimizer, epoch counter, history); without it the run and its
-    history start afresh. ``deterministic`` is passed to Lightning as is.
+    continues the run (optimizer, epoch counter, history), or is returned as it is when
+    finished; without it the run and its history start afresh. ``progress`` shows a bar
+    on a terminal and one line per epoch otherwise. ``deterministic`` is passed to
+    Lightning as is. Bad settings and bad checkpoints are one-line InkfaceErrors.
     """
+    check_count("max_epochs", max_epochs)
+    if patience is not None:
+        check_count("patience", patience)
     run_dir = Path(run_dir)
+    folder = run_dir / CHECKPOINT_DIR
+    last = folder / LAST_FILE
+    resume_from: Path | None = None
+    if resume and last.is_file():
+        checkpoint = read_checkpoint(last)
+        check_fits(checkpoint, module, last)
+        saved = saved_progress(checkpoint, monitor)
+        if saved.finished(max_epochs):
+            module.load_state_dict(checkpoint["state_dict"])
+            return _already_fitted(module, run_dir, saved)
+        resume_from = last
+    else:
+        clear_checkpoints(folder)
     history = EpochHistory(run_dir / HISTORY_FILE)
-    if not resume:
+    if resume_from is None:
         history.rows = []
-    checkpoint = ModelCheckpoint(
-        run_dir / CHECKPOINT_DIR, BEST_NAME, monitor=monitor, mode=mode, save_last=save_last
-    )
-    callbacks: list[L.Callback] = [checkpoint, history]
+    best, latest = checkpoint_callbacks(folder, monitor, mode, save_last)
+    callbacks: list[L.Callback] = [best, *([latest] if latest else []), history]
     if patience is not None:
         callbacks.append(
             EarlyStopping(stop_monitor or monitor, mode=stop_mode or mode, patience=patience)
         )
-    trainer = L.Trainer(
-        default_root_dir=run_dir,
-        max_epochs=max_epochs,
-        accelerator=accelerator,
-        devices=devices,
-        precision=precision,  # type: ignore[arg-type]
-        callbacks=callbacks,
-        logger=False,
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        deterministic=deterministic,
-        limit_train_batches=max_train_batches,
-        num_sanity_val_steps=0,
-    )
-    last = run_dir / CHECKPOINT_DIR / LAST_FILE
-    trainer.fit(
-        module, train_loader, val_loader, ckpt_path=str(last) if resume and last.is_file() else None
-    )
-    restored = restore_best(module, checkpoint)
-    best_path = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
+    style = progress_style(progress)  # Lightning's bar writes to stdout
+    if style == "lines":
+        callbacks.append(EpochSummary(sys.stderr))  # stdout may carry a command's JSON
+    with quiet_lightning():
+        trainer = L.Trainer(
+            default_root_dir=run_dir,
+            max_epochs=max_epochs,
+            accelerator=accelerator,
+            devices=devices,
+            precision=precision,  # type: ignore[arg-type]
+            callbacks=callbacks,
+            logger=False,
+            enable_progress_bar=style == "bar",
+            enable_model_summary=False,
+            deterministic=deterministic,
+            limit_train_batches=max_train_batches,
+            num_sanity_val_steps=0,
+        )
+        trainer.fit(
+            module,
+            train_loader,
+            val_loader,
+            ckpt_path=None if resume_from is None else str(resume_from),
+            weights_only=True,
+        )
+    restored = restore_best(module, best)
+    best_path = Path(best.best_model_path) if best.best_model_path else None
     return FitResult(
         history=history.series(),
-        best_score=_float_or_none(checkpoint.best_model_score),
+        best_score=_float_or_none(best.best_model_score),
         best_checkpoint=best_path,
         epochs=int(trainer.current_epoch),
+        restored=restored,
+    )
+
+
+def _already_fitted(module: L.LightningModule, run_dir: Path, saved: SavedProgress) -> FitResult:
+    """The result of a finished fit, its best weights loaded into ``module``."""
+    best_path = run_dir / CHECKPOINT_DIR / f"{BEST_NAME}{SUFFIX}"
+    restored = best_path.is_file()
+    if restored:
+        load_weights(module, best_path)
+    return FitResult(
+        history=EpochHistory(run_dir / HISTORY_FILE).series(),
+        best_score=saved.best_score,
+        best_checkpoint=best_path if restored else None,
+        epochs=saved.epochs,
         restored=restored,
     )
 

@@ -8,13 +8,18 @@ transfer-learning baselines and the mask model), optional fine-tuning from an un
 layer at a lower learning rate (smile report §7.2.2). Each stage keeps the epoch with
 the best validation accuracy, can stop early on the validation loss, and resumes from
 its last checkpoint; a finished stage is skipped on a rerun. The folder then holds
-``model.pt`` + ``meta.json`` (:func:`inkface.faces.classification.classifier.save_face_classifier`),
 ``history*.json``, ``metrics.json`` (:func:`inkface.faces.classification.report.evaluate_run`),
-figures and ``report.html``.
+figures, ``report.html`` and, last, ``model.pt`` + ``meta.json``
+(:func:`inkface.faces.classification.classifier.save_face_classifier`).
+
+The output folder is checked before anything is written (:mod:`inkface.training.run_folder`):
+another model's run is refused, a finished run is kept unless ``resume`` says otherwise,
+and the folder is only created once the data has loaded.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +29,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from inkface.core.atomic import atomic_path, write_json
+from inkface.core.atomic import write_json
 from inkface.core.errors import DatasetError, InkfaceError
-from inkface.faces.classification.classifier import save_face_classifier
+from inkface.faces.classification.classifier import TASK, save_face_classifier
 from inkface.faces.classification.datasets import (
     ArrayTensors,
     FaceData,
@@ -38,10 +43,18 @@ from inkface.faces.classification.report import evaluate_run
 from inkface.faces.data.source_domains import load_source_domain
 from inkface.models import get_model, model_info
 from inkface.models.classifier_pretrained import load_imagenet_weights
+from inkface.models.run import read_state_dict, save_state_dict, state_dict_mismatch
 from inkface.models.transfer import freeze_backbone, replace_classifier, unfreeze_from
 from inkface.training.callbacks import EpochHistory
 from inkface.training.classifier import ClassifierModule
 from inkface.training.fit import HISTORY_FILE, fit
+from inkface.training.run_folder import (
+    RunIdentity,
+    begin_run,
+    check_count,
+    finished_note,
+    plan_run,
+)
 
 SOURCE_VAL_FRACTION = 0.05  # held out when a source domain has no test split (CASIA)
 
@@ -57,8 +70,13 @@ class FaceClassifierModule(ClassifierModule):
 
 @dataclass(frozen=True)
 class FaceRun:
+    """A trained run folder and its metrics; ``kept`` when it was already finished and
+    left unchanged (``note`` says so in one line)."""
+
     run_dir: Path
     metrics: dict[str, Any]
+    kept: bool = False
+    note: str = ""
 
 
 def _stage_settings(stage: StageConfig) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -80,15 +98,18 @@ def fit_stage(
     accelerator: str = "auto",
     precision: str = "32-true",
     workers: int = 0,
+    extend: bool = False,
 ) -> dict[str, list[float]]:
     """Train ``model`` in place for one stage; returns its per-epoch history series.
 
     The best epoch (validation accuracy) is loaded back and saved as ``final.pt``; a
-    stage whose ``final.pt`` exists is not trained again when ``resume``.
+    stage whose ``final.pt`` exists is not trained again when ``resume``, unless
+    ``extend`` (``--resume`` on a finished run) lets it continue from its last
+    checkpoint up to the stage's (possibly larger) epoch budget.
     """
     final = stage_dir / "final.pt"
-    if resume and final.is_file():
-        model.load_state_dict(torch.load(final, map_location="cpu", weights_only=True))
+    if resume and not extend and final.is_file():
+        _load_final(model, final)
         return EpochHistory(stage_dir / HISTORY_FILE).series()
     optimizer, schedule = _stage_settings(stage)
     module = FaceClassifierModule(
@@ -128,9 +149,17 @@ def fit_stage(
         deterministic=None,
     )
     model.cpu()
-    with atomic_path(final, suffix=".pt") as tmp:
-        torch.save(model.state_dict(), tmp)
+    save_state_dict(final, model.state_dict())
     return fitted.history
+
+
+def _load_final(model: torch.nn.Module, final: Path) -> None:
+    """A finished stage's weights, read safely and checked against ``model``."""
+    state = read_state_dict(final)
+    problem = state_dict_mismatch(model.state_dict(), state)
+    if problem is not None:
+        raise InkfaceError(f"{final}: weights of another model ({problem}); rerun with --no-resume")
+    model.load_state_dict(state)
 
 
 def _source_sets(recipe: FaceRecipe, seed: int) -> tuple[Dataset, Dataset, int, list[float]]:
@@ -180,27 +209,40 @@ def train_face_classifier(
     recipe: FaceRecipe,
     out_dir: str | Path,
     cache_dir: str | Path | None = None,
-    resume: bool = True,
+    resume: bool | str = True,
     strict: bool = True,
     progress: bool = True,
     seed: int | None = None,
     data: FaceData | None = None,
     workers: int = 0,
 ) -> FaceRun:
-    """Run every stage of ``recipe`` and evaluate; see the module docstring."""
+    """Run every stage of ``recipe`` and evaluate; see the module docstring.
 
+    ``resume``: True (or ``"auto"``) resumes an unfinished run and keeps a finished one;
+    ``"continue"`` trains a finished run further; False (or ``"fresh"``) retrains.
+    """
     run_dir = Path(out_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if workers < 0:
+        raise InkfaceError(f"workers: must be >= 0, got {workers}")
+    for stage in (recipe.pretrain, recipe.training, recipe.finetune):
+        if stage is not None:
+            check_count("max_epochs", stage.max_epochs)
     seed = recipe.data.seed if seed is None else seed
+    identity = RunIdentity(recipe.model.name, dict(recipe.model.kwargs), TASK)
+    resolved = recipe.updated("data", seed=seed).to_yaml()  # the seed actually used
+    plan = plan_run(run_dir, identity, resume, resolved)
+    if plan.keep:
+        return FaceRun(run_dir, _saved_metrics(run_dir), kept=True, note=finished_note(run_dir))
     L.seed_everything(seed, workers=True, verbose=False)
     if data is None:
         data = prepare_face_data(recipe, cache_dir, strict=strict, progress=progress)
-    (run_dir / "recipe.yaml").write_text(recipe.to_yaml(), encoding="utf-8")
+    begin_run(plan)
     n_classes = len(data.class_names)
     common = {
         "seed": seed,
         "progress": progress,
-        "resume": resume,
+        "resume": plan.resume,
+        "extend": resume == "continue",
         "workers": workers,
         "accelerator": recipe.accelerator,
         "precision": recipe.precision,
@@ -258,7 +300,10 @@ def train_face_classifier(
             **common,
         )
     model = model.cpu().eval()
+    write_json(run_dir / "history.json", {"stages": histories})
+    metrics = evaluate_run(recipe, model, data, histories, run_dir, seed)
     spec = model_info(recipe.model.name)
+    # model.pt + meta.json last: a folder with meta.json is a finished run.
     save_face_classifier(
         run_dir,
         model,
@@ -272,6 +317,16 @@ def train_face_classifier(
         mean=data.mean,
         extra={"recipe": recipe.name, "face_task": recipe.task},
     )
-    write_json(run_dir / "history.json", {"stages": histories})
-    metrics = evaluate_run(recipe, model, data, histories, run_dir, seed)
     return FaceRun(run_dir, metrics)
+
+
+def _saved_metrics(run_dir: Path) -> dict[str, Any]:
+    """``metrics.json`` of a finished run (one line if it cannot be read)."""
+    path = run_dir / "metrics.json"
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        metrics = None
+    if not isinstance(metrics, dict):
+        raise InkfaceError(f"{path}: missing or unreadable; rerun with --force to retrain")
+    return metrics

@@ -11,10 +11,15 @@
   accuracy-maximising one on validation pairs. The paper gives no learning rate for
   it; Adam at Keras' default 1e-3 let the ReLU pixel embedding collapse in our runs
   (every probe equally similar to every writer), so the default here is 1e-4.
+
+Both resume an interrupted run from its last checkpoint, keep a finished run as it is
+unless asked (``resume="continue"`` trains on, ``resume=False`` retrains) and refuse a
+folder holding another model (:mod:`inkface.training.run_folder`).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -22,10 +27,12 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+import yaml
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
 from inkface.core.atomic import write_json
+from inkface.core.errors import InkfaceError
 from inkface.evaluation.identification import closed_set_metrics, cmc_curve, open_set_rates
 from inkface.evaluation.thresholds import accuracy_threshold
 from inkface.models.run import RunMeta, save_run_model
@@ -40,8 +47,57 @@ from inkface.signatures.identification.predictor import CNN_TASK
 from inkface.signatures.verification.embedder import SIAMESE_TASK
 from inkface.training.classifier import ClassifierModule
 from inkface.training.fit import FitResult, fit
+from inkface.training.run_folder import RunIdentity, RunPlan, begin_run, check_count, plan_run
 
 SAMPLES_PER_WRITER = 2000  # the paper grows 88 samples to about 2,000 per writer
+
+
+def cnn_identity(conv_layers: int, n_writers: int | None = None) -> RunIdentity:
+    """The model a writer-CNN run folder holds (writers unknown before the data is read)."""
+    kwargs = {"conv_layers": conv_layers}
+    return RunIdentity(
+        "writer_cnn",
+        kwargs if n_writers is None else {"num_classes": n_writers, **kwargs},
+        CNN_TASK,
+    )
+
+
+def siamese_identity(conv_features: bool = False) -> RunIdentity:
+    """The model a pixel-Siamese run folder holds."""
+    return RunIdentity("siamese_pixels", {"conv_features": conv_features}, SIAMESE_TASK)
+
+
+def _plan(
+    out_dir: Path,
+    identity: RunIdentity,
+    data: IdentificationData,
+    resume: bool | str,
+    **training: Any,
+) -> RunPlan:
+    """Where the run folder stands (:func:`inkface.training.run_folder.plan_run`), with a
+    ``recipe.yaml`` recording the model, the data and the training settings (the paper
+    has no recipe files; a rerun with other settings is compared against it)."""
+    for name in ("epochs", "batch_size"):
+        check_count(name, training[name])
+    recipe = {
+        "name": f"identification-{identity.architecture}",
+        "model": {"name": identity.architecture, "kwargs": identity.model_kwargs},
+        "data": {"writers": data.n_writers, "images": len(data.labels), "style": data.style},
+        "training": training,
+    }
+    return plan_run(out_dir, identity, resume, yaml.safe_dump(recipe, sort_keys=False))
+
+
+def saved_result(run_dir: str | Path) -> dict[str, Any]:
+    """The result a finished run wrote to ``metrics.json`` (one line if unreadable)."""
+    path = Path(run_dir) / "metrics.json"
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        result = None
+    if not isinstance(result, dict):
+        raise InkfaceError(f"{path}: missing or unreadable; rerun with --force to retrain")
+    return result
 
 
 def _fit_best(
@@ -52,9 +108,10 @@ def _fit_best(
     epochs: int,
     progress: bool,
     accelerator: str,
+    resume: bool,
 ) -> FitResult:
-    """Fit, keeping the epoch with the best validation accuracy (no early stopping, no
-    resume: a rerun trains afresh)."""
+    """Fit, keeping the epoch with the best validation accuracy (no early stopping;
+    ``resume`` continues from ``checkpoints/last.ckpt``)."""
     return fit(
         module,
         train_loader,
@@ -65,7 +122,7 @@ def _fit_best(
         mode="max",
         accelerator=accelerator,
         progress=progress,
-        save_last=False,
+        resume=resume,
     )
 
 
@@ -80,9 +137,20 @@ def train_writer_cnn(
     seed: int = 0,
     progress: bool = True,
     accelerator: str = "auto",
+    resume: bool | str = True,
 ) -> dict[str, Any]:
-    """Train one CNN depth; returns history, validation and (distorted) test accuracy."""
+    """Train one CNN depth; returns history, validation and (distorted) test accuracy.
+
+    ``resume``: see the module docstring; a kept finished run returns its saved result.
+    """
     run_dir = Path(out_dir)
+    check_count("samples_per_writer", samples_per_writer)
+    identity = cnn_identity(conv_layers, data.n_writers)
+    settings = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed}
+    plan = _plan(run_dir, identity, data, resume, samples_per_writer=samples_per_writer, **settings)
+    if plan.keep:
+        return saved_result(run_dir)
+    begin_run(plan)
     L.seed_everything(seed, workers=True, verbose=False)
     per_writer = max(1, len(data.train) // data.n_writers)
     copies = max(1, math.ceil(samples_per_writer / per_writer))
@@ -103,6 +171,7 @@ def train_writer_cnn(
         epochs,
         progress,
         accelerator,
+        plan.resume,
     )
     model = module.model.cpu().eval()
     val_scores = _softmax_scores(model, data.images[data.val])
@@ -168,9 +237,21 @@ def train_siamese_identifier(
     seed: int = 0,
     progress: bool = True,
     accelerator: str = "auto",
+    resume: bool | str = True,
 ) -> dict[str, Any]:
-    """Train the pixel Siamese network; identification by the most similar reference."""
+    """Train the pixel Siamese network; identification by the most similar reference.
+
+    ``resume``: see the module docstring; a kept finished run returns its saved result.
+    """
     run_dir = Path(out_dir)
+    check_count("n_pairs", n_pairs)
+    settings = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed}
+    plan = _plan(
+        run_dir, siamese_identity(conv_features), data, resume, n_pairs=n_pairs, **settings
+    )
+    if plan.keep:
+        return saved_result(run_dir)
+    begin_run(plan)
     L.seed_everything(seed, workers=True, verbose=False)
     train_images, train_labels = data.images[data.train], data.labels[data.train]
     val_images, val_labels = data.images[data.val], data.labels[data.val]
@@ -191,6 +272,7 @@ def train_siamese_identifier(
         epochs,
         progress,
         accelerator,
+        plan.resume,
     )
     net = module.net.cpu().eval()
     threshold = _similarity_threshold(net, val_images, val_pairs)

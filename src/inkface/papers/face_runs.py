@@ -63,7 +63,7 @@ class FaceRuns:
         from inkface.faces.classification.train import train_face_classifier
 
         run_dir = self.run.out / "runs" / name / f"trial{trial}"
-        if not (run_dir / "metrics.json").is_file():
+        if not (run_dir / "meta.json").is_file():  # written last: the run is complete
             recipe = self.recipe(name)
             train_face_classifier(
                 recipe,

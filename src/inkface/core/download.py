@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 from inkface.core.atomic import check_output_path
 from inkface.core.errors import InkfaceError
 from inkface.core.paths import default_cache_dir
+from inkface.core.progress import show_bars
 
 _CHUNK = 1 << 16
 # The download limits (README, "Limits"): the whole download must finish within
@@ -250,7 +251,7 @@ def _stream(
                 unit="B",
                 unit_scale=True,
                 desc=remote.filename,
-                disable=not progress,
+                disable=not show_bars(progress),
             ) as bar:
                 # read1: return what one socket read brings, so the deadline is checked
                 # between reads even when the server sends a few bytes at a time.

@@ -26,6 +26,7 @@ from inkface.core.atomic import atomic_open, write_json
 from inkface.core.errors import InkfaceError
 from inkface.core.labels import FERPLUS_CLASSES, MASK_CLASSES, SMILE_CLASSES, TASK_CLASSES
 from inkface.core.parallel import process_pool
+from inkface.core.progress import show_bars
 from inkface.faces.synth.compose import finish, paste_face, random_background
 from inkface.faces.synth.render import draw_face
 from inkface.faces.synth.sampling import (
@@ -217,7 +218,7 @@ def _validate(task: str, n: int, seed: int, size: int, n_frames: int, workers) -
 
 def _run_jobs(jobs: list[_Job], workers: int, progress: bool, total: int) -> list:
     results = []
-    with tqdm(total=total, desc="faces", unit="img", disable=not progress) as bar:
+    with tqdm(total=total, desc="faces", unit="img", disable=not show_bars(progress)) as bar:
         if workers == 1:
             for job in jobs:
                 results.extend(_render_chunk(job))

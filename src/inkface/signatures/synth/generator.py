@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from inkface.core.errors import InkfaceError
 from inkface.core.parallel import process_pool
+from inkface.core.progress import show_bars
 from inkface.signatures.synth import lognormal as kin
 from inkface.signatures.synth.ink import InkStyle, binarise, render
 
@@ -227,7 +228,7 @@ def generate_signatures(
         for w in range(1, writers + 1)
     ]
     n_workers = min(workers or os.cpu_count() or 1, writers)
-    bar = tqdm(total=writers, desc="writers", unit="writer", disable=not progress)
+    bar = tqdm(total=writers, desc="writers", unit="writer", disable=not show_bars(progress))
     files = 0
     with bar:
         if n_workers == 1:

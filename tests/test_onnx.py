@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -225,6 +226,39 @@ def test_int8_classifier_reports_accuracy_change(tmp_path: Path, faces: Path) ->
     assert int8.precision == "int8" and int8.meta["task"] == "face-classification"
     with pytest.raises(InkfaceError, match="int8"):
         load_backend(run, prefer="torch", precision="int8")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="byte file names are a POSIX thing")
+def test_int8_calibration_reads_non_utf8_file_names(tmp_path: Path, faces: Path) -> None:
+    # Such a name reaches Python as a lone surrogate ("\udcff.jpg"), which OpenCV's
+    # binding cannot take; images go through the input gate and Pillow, so it just works,
+    # and an unreadable one is a one-line error naming it.
+    folder = os.fsencode(tmp_path / "calibration")
+    os.mkdir(folder)
+    sources = sorted((faces / "genki" / "files").iterdir())[:3]
+    for name, source in zip([b"\xff.jpg", b"a\xfe\xfd.jpg", b"ok.jpg"], sources, strict=True):
+        with open(os.path.join(folder, name), "wb") as out:
+            out.write(source.read_bytes())
+    empty = os.path.join(folder, b"\xfc.png")
+    open(empty, "wb").close()
+    run = init_untrained_classifier(tmp_path / "run", "smile_cnn")
+    calibration = Path(os.fsdecode(folder))
+    predictor = load_predictor(run, backend="torch")
+    with pytest.raises(InkfaceError, match=r"\.png: not a readable image") as caught:
+        export_onnx(run, int8=True, calibration=calibration, progress=False, predictor=predictor)
+    assert "\udcfc.png" in str(caught.value) and "\n" not in str(caught.value)
+    os.unlink(empty)
+    result = export_onnx(
+        run,
+        int8=True,
+        calibration=calibration,
+        validation=calibration,
+        progress=False,
+        predictor=predictor,
+    )
+    report = result.quantization
+    assert report is not None and report["calibration"]["images"] == 3
+    assert report["comparison"]["images"] == 3 and (run / "model.int8.onnx").is_file()
 
 
 def test_int8_embedder_stays_close(tmp_path: Path, signatures: Path) -> None:

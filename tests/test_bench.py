@@ -12,6 +12,7 @@ from inkface.faces.detection import bench as det_bench
 from inkface.faces.detection.detectors import get_detector
 from inkface.faces.detection.matching import count_matches
 from inkface.faces.pipeline import bench as pipe_bench
+from inkface.faces.pipeline import bench_realtime as realtime
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -84,3 +85,55 @@ def test_bench_pipeline_on_a_source(tmp_path) -> None:
     assert [r.faces for r in report.rows] == ["source"]
     with pytest.raises(InkfaceError, match="no such"):
         pipe_bench.bench_pipeline(str(tmp_path / "nope"), backends=("torch",))
+
+
+def test_detector_flags_on_bench(capsys) -> None:
+    from inkface.cli import main as cli_main
+
+    report = pipe_bench.bench_pipeline(
+        frames=1, warmup=0, repeats=1, face_counts=(1,), backends=("torch",),
+        detector_options={"min_neighbors": 4},
+    )  # fmt: skip
+    assert [r.faces for r in report.rows] == ["1"]
+    one = ["bench", "detectors", "--size", "64", "--large", "none", "--warmup", "0", "--repeats",
+           "1", "--scenes", "2", "--per-class", "0", "--samples", "/nonexistent"]  # fmt: skip
+    assert cli_main.main([*one, "--detector", "haar", "--detector-option", "min_neighbors=3"]) == 0
+    assert "haar" in capsys.readouterr().out
+    assert cli_main.main([*one, "--detectors", "haar,lbp", "--detector-option", "a=1"]) == 2
+    assert "exactly one detector" in capsys.readouterr().err
+    assert cli_main.main(["bench", "realtime", "--systems", "nope"]) == 2
+    assert "--systems" in capsys.readouterr().err
+
+
+def test_realtime_naive_loop_and_pipeline_row(tmp_path) -> None:
+    from inkface.faces.classification.classifier import init_untrained_classifier
+
+    frames, _ = pipe_bench.face_frames(1, 3, side=160)
+    video = realtime.write_video(frames, tmp_path / "v.avi")
+    run = init_untrained_classifier(tmp_path / "smile", "smile_cnn")
+    fps, latencies, det, cls, faces = realtime.naive_loop(
+        video, "haar", run, tmp_path / "naive.avi", (1, 1)
+    )
+    assert len(latencies) == 3 and fps > 0 and det > 0 and cls >= 0
+    row = realtime.pipeline_row("s", "inkface", video, "haar", run, tmp_path / "p.avi", threads=2)
+    assert row.fps > 0 and row.faces == pytest.approx(faces)
+    assert (tmp_path / "naive.avi").stat().st_size > 0 and (tmp_path / "p.avi").is_file()
+
+
+def test_realtime_table_and_targets() -> None:
+    mask, blaze = realtime.SYSTEMS[0].label, realtime.SYSTEMS[2].label
+    busy = "busy core: ssd + mobilenetv2"
+    rows = [
+        (mask, "naive", 2.0), (mask, "inkface", 12.0), (blaze, "naive", 3.0),
+        (blaze, "inkface", 50.0), (blaze, "inkface int8", 61.0),
+        (realtime.faces_label(1), "inkface int8", 40.0),
+        (realtime.faces_label(5), "inkface int8", 30.0),
+        (busy, "default (2 threads)", 9.0), (busy, "--threads 1", 10.0),
+    ]  # fmt: skip
+    report = realtime.RealtimeReport(video="v", frames=3, many_faces=5)
+    report.rows = [realtime.Row(s, r, f, 10.0, 20.0, 5.0, 2.0, 1.0) for s, r, f in rows]
+    verdicts = [(round(value, 2), met) for _, value, _, met in realtime.targets(report)]
+    assert verdicts == [(6.0, True), (61.0, True), (0.75, False), (0.9, True)]
+    table = realtime.format_realtime_table(report, {"cpu": "x"})
+    assert "   6.00" in table and "  20.33" in table and "MISSED (6% short)" in table
+    assert table.count(" met") == 3

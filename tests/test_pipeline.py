@@ -4,6 +4,8 @@ synthetic scenes with small untrained classifiers."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -15,7 +17,13 @@ from inkface.core.errors import InkfaceError
 from inkface.faces.classification.classifier import init_untrained_classifier, load_face_classifier
 from inkface.faces.pipeline.analyze import analyze
 from inkface.faces.pipeline.sinks import class_color, draw_result, gui_support, label_text
-from inkface.faces.pipeline.sources import FolderSource, ImageSource, open_source
+from inkface.faces.pipeline.sources import (
+    FolderSource,
+    Frame,
+    FrameSource,
+    ImageSource,
+    open_source,
+)
 from inkface.faces.synth.generator import generate_faces
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -210,3 +218,136 @@ def test_analyze_cli(wired: None, data: dict[str, Path], tmp_path: Path, capsys)
     assert cli_main.main(bad) == 2
     assert "missing.mp4" in capsys.readouterr().err
     assert cli_main.main(["analyze", str(data["video"]), "--head", "oops"]) == 2
+
+
+def _within(fn, seconds: float = 60.0):
+    """``fn()`` in a thread; fail instead of hanging when it has not returned in time."""
+    out: dict = {}
+
+    def target() -> None:
+        try:
+            out["value"] = fn()
+        except BaseException as exc:  # handed to the test
+            out["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"analyze still running after {seconds} s (hang)"
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def _without_timings(records: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "timings_ms"} for r in records]
+
+
+def test_overlapped_stages_give_the_sequential_results(
+    data: dict[str, Path], tmp_path: Path
+) -> None:
+    runs = {}
+    for name, threads in (("sequential", 1), ("overlapped", 2)):
+        jsonl = tmp_path / f"{name}.jsonl"
+        summary = _within(lambda t=threads, j=jsonl: analyze(
+            data["video"], {"smile": data["smile"]}, out_jsonl=j, detect_every=2,
+            threads=t, backend="torch", progress=False))  # fmt: skip
+        assert summary.threads["overlap"] == (threads > 1) and summary.dropped == 0
+        runs[name] = _records(jsonl)
+    assert [r["frame"] for r in runs["overlapped"]] == list(range(FRAMES))
+    assert _without_timings(runs["overlapped"]) == _without_timings(runs["sequential"])
+    assert all(set(r["timings_ms"]) >= STAGES for r in runs["overlapped"])
+
+
+class _LiveFrames(FrameSource):
+    """A camera stand-in: ``n`` frames as fast as it can, whether or not anyone keeps up."""
+
+    live = True
+
+    def __init__(self, image: np.ndarray, n: int) -> None:
+        super().__init__()
+        self.name, self.image, self.n, self.produced = "fake camera", image, n, 0
+
+    def __iter__(self):
+        for k in range(self.n):
+            self.produced += 1
+            yield Frame(k, k / 30.0, self.image)
+
+
+def test_live_source_drops_frames_and_counts_them(data: dict[str, Path]) -> None:
+    head = load_face_classifier(data["smile"], prefer="torch")
+    real = head.backend
+
+    def slow(batch: np.ndarray) -> np.ndarray:
+        time.sleep(0.03)
+        return real(batch)
+
+    head.backend = slow  # type: ignore[assignment]
+    image = cv2.imread(str(data["scenes"] / "frame_0001.jpg"))
+    source = _LiveFrames(image, 40)
+    summary = _within(lambda: analyze(source, {"smile": head}, threads=2, progress=False))
+    assert source.produced == 40 and summary.dropped > 0
+    assert summary.frames + summary.dropped == 40
+    assert any("dropped" in n for n in summary.notes)
+    # A file is never dropped from, however slow the heads.
+    summary = _within(lambda: analyze(data["video"], {"smile": head}, threads=2, progress=False))
+    assert summary.frames == FRAMES and summary.dropped == 0
+
+
+def test_detector_failure_stops_the_run_cleanly(data: dict[str, Path], tmp_path: Path) -> None:
+    from inkface.faces.detection.detectors import get_detector
+
+    haar, calls = get_detector("haar"), {"n": 0}
+
+    class Flaky:
+        name = "flaky"
+
+        def detect(self, image: np.ndarray):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise RuntimeError("detector died")
+            return haar.detect(image)
+
+    with pytest.raises(RuntimeError, match="detector died"):
+        _within(lambda: analyze(data["video"], {"smile": data["smile"]}, detector=Flaky(),
+                                out_video=tmp_path / "x.mp4", out_jsonl=tmp_path / "x.jsonl",
+                                threads=2, progress=False))  # fmt: skip
+    assert list(tmp_path.iterdir()) == []
+    assert not [t for t in threading.enumerate() if t.name in ("read", "detect", "classify")]
+    with pytest.raises(InkfaceError, match=r"model\.int8\.onnx"):
+        analyze(data["video"], {"smile": data["smile"]}, precision="int8", progress=False)
+    with pytest.raises(InkfaceError, match="give a detector name"):
+        analyze(data["video"], {"smile": data["smile"]}, detector=haar, detector_options={"a": 1})
+
+
+def test_detector_flags_on_analyze_and_face_crops(
+    wired: None, data: dict[str, Path], tmp_path: Path, capsys
+) -> None:
+    from inkface.faces.detection.detectors import haar_dir
+
+    cascade = haar_dir() / "haarcascade_frontalface_default.xml"
+    jsonl = tmp_path / "flags.jsonl"
+    argv = ["analyze", str(data["video"]), "--run", str(data["smile"]), "--jsonl", str(jsonl),
+            "--detector", "haar", "--detector-weights", str(cascade), "--detect-size", "120",
+            "--detector-option", "min_neighbors=3", "--threads", "2", "--no-progress"]  # fmt: skip
+    assert cli_main.main(argv) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["frames"] == FRAMES and summary["threads"]["total"] == 2
+    assert len(_records(jsonl)) == FRAMES
+    for bad, message in (
+        (["--detector", "auto", "--detector-weights", str(cascade)], "takes no"),
+        (["--detector-option", "oops"], "KEY=VALUE"),
+        (["--detector-option", "no_such_option=1"], "bad option"),
+    ):
+        base = ["analyze", str(data["video"]), "--run", str(data["smile"]), "--no-progress"]
+        assert cli_main.main(base + bad) == 2
+        assert message in capsys.readouterr().err
+    crops = ["data", "face-crops", "--dataset", "genki", "--root", str(tmp_path / "genki"),
+             "--size", "32", "--cache-dir", str(tmp_path / "cache"), "--workers", "1"]  # fmt: skip
+    generate_faces(tmp_path / "genki", "smile", 6, seed=1, size=96, workers=1, progress=False)
+    assert cli_main.main([*crops, "--detector-weights", str(cascade),
+                          "--detector-option", "min_neighbors=2"]) == 0  # fmt: skip
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["crops"] + report["no_face"] == 6
+    assert cli_main.main([*crops, "--detector", "none", "--detector-option", "x=1"]) == 2
+    assert "takes no" in capsys.readouterr().err

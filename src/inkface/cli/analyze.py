@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from inkface.cli.detector_flags import add_detector_flags, detector_settings
 from inkface.core.atomic import check_output_path, is_standard_output
 from inkface.core.errors import InkfaceError
 
@@ -40,13 +41,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--jsonl", type=Path, default=None, help="one JSON record per frame (- for stdout)"
     )
-    parser.add_argument("--detector", default="haar", help="face detector (default haar)")
+    add_detector_flags(parser)
     parser.add_argument("--detect-every", type=int, default=1, help="run the detector every N")
+    parser.add_argument(
+        "--detect-size",
+        type=int,
+        default=None,
+        metavar="PIXELS",
+        help="detect on frames shrunk to this longer side (boxes mapped back); default: full",
+    )
     parser.add_argument("--margin", type=float, default=0.1, help="crop margin (fraction)")
     parser.add_argument("--no-square", action="store_true", help="keep crops rectangular")
     parser.add_argument("--smoothing", type=float, default=0.6, help="EMA weight of the past")
     parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto")
-    parser.add_argument("--threads", type=int, default=None, help="inference threads")
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "int8"),
+        default="fp32",
+        help="int8: the heads' model.int8.onnx (inkface export --int8)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="total threads for PyTorch, ONNX Runtime and OpenCV together, split between the "
+        "detect and classify stages (default: the usable cores, at most 8; 1: no overlap)",
+    )
+    parser.add_argument(
+        "--no-overlap", action="store_true", help="run the stages one after the other"
+    )
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        default=None,
+        metavar="N",
+        help="frames between reading and writing when the stages overlap (default: "
+        "2 x threads); bounds memory and latency",
+    )
     parser.add_argument("--max-frames", type=int, default=None)
     parser.add_argument("--show", action="store_true", help="live window (needs a display)")
     parser.add_argument("--no-progress", action="store_true")
@@ -87,12 +118,13 @@ def _analyze(args: argparse.Namespace) -> int:
     from inkface.faces.pipeline.analyze import analyze, check_outputs
 
     check_outputs(args.source, args.out, args.jsonl)
+    detector, weights, options = detector_settings(args)
     if args.out is None and args.jsonl is None and not args.show:
         print("note: no --out, --jsonl or --show; printing the summary only")
     summary = analyze(
         args.source,
         parse_heads(args.task, args.run, args.heads),
-        detector=args.detector,
+        detector=detector,
         out_video=args.out,
         out_jsonl=args.jsonl,
         detect_every=args.detect_every,
@@ -104,6 +136,12 @@ def _analyze(args: argparse.Namespace) -> int:
         max_frames=args.max_frames,
         backend=args.backend,
         threads=args.threads,
+        detector_weights=weights,
+        detector_options=options,
+        detect_size=args.detect_size,
+        overlap=not args.no_overlap,
+        in_flight=args.in_flight,
+        precision=args.precision,
     )
     # With the records on standard output, the summary goes to standard error.
     to_stdout = args.jsonl is not None and is_standard_output(args.jsonl)

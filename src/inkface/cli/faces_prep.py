@@ -11,6 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
+from inkface.cli.detector_flags import add_detector_flags, detector_settings
 from inkface.faces.data.readers import FACE_DATASETS
 
 _PRESET_CHOICES = ("smile", "smile-before", "smile-after", "fer", "mask")
@@ -28,9 +29,7 @@ def register_data_commands(data_subparsers: argparse._SubParsersAction) -> None:
     )
     _dataset_args(crops)
     crops.add_argument("--size", type=int, default=128, help="crop side in pixels")
-    crops.add_argument(
-        "--detector", default="haar", help="face detector, or 'none' to use whole images"
-    )
+    add_detector_flags(crops, none_means="use whole images")
     crops.add_argument("--margin", type=float, default=0.2, help="box margin (fraction)")
     crops.add_argument("--cache-dir", type=Path, default=None)
     crops.add_argument("--workers", type=int, default=None, help="processes (default 2)")
@@ -68,10 +67,13 @@ def _face_info(args: argparse.Namespace) -> int:
 def _face_crops(args: argparse.Namespace) -> int:
     from inkface.faces.data.crops import load_face_crops
 
+    detector, weights, options = detector_settings(args)
     crops = load_face_crops(
         _load(args),
         size=args.size,
-        detector=None if args.detector.lower() == "none" else args.detector,
+        detector=None if detector.lower() == "none" else detector,
+        detector_options=options,
+        detector_weights=weights,
         margin=args.margin,
         cache_dir=args.cache_dir,
         workers=args.workers,

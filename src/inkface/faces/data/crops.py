@@ -33,7 +33,10 @@ from inkface.core.errors import InkfaceError
 from inkface.core.images import read_rgb
 from inkface.core.paths import resolve_cache_dir
 from inkface.faces.data.samples import FaceDataset
-from inkface.faces.detection.detectors import get_detector  # heavy: only when needed
+from inkface.faces.detection.detectors import (  # heavy: only when needed
+    auto_detector_name,
+    get_detector,
+)
 from inkface.faces.types import expand_box
 
 CACHE_FORMAT = 2
@@ -92,14 +95,18 @@ class _Settings:
     options: tuple[tuple[str, Any], ...]
     margin: float
     square: bool
+    weights: str | None = None
 
 
 def _cache_key(dataset: FaceDataset, settings: _Settings) -> str:
     files = [*dataset.sources, *(s.source for s in dataset.samples if isinstance(s.source, Path))]
+    if settings.weights is not None:
+        files.append(Path(settings.weights))  # retrained or replaced weights: new crops
     params = {
         "dataset": dataset.name,
         "cropped": dataset.cropped,
         "settings": [list(settings.size), settings.detector, list(settings.options)],
+        **({"weights": settings.weights} if settings.weights is not None else {}),
         "margin": settings.margin,
         "square": settings.square,
         "samples": [[str(s.source), s.box] for s in dataset.samples],
@@ -127,7 +134,7 @@ def _crop_chunk(
     or a :class:`Skip` (unreadable image; ``expected`` when no face is found)."""
     detector = None
     if settings.detector and any(box is None for _, box in items):
-        detector = get_detector(settings.detector, **dict(settings.options))
+        detector = get_detector(settings.detector, settings.weights, **dict(settings.options))
     out: list[Outcome] = []
     last: tuple[str, Outcome] | None = None
     for path, box in items:
@@ -166,15 +173,26 @@ def load_face_crops(
     strict: bool = True,
     progress: bool = True,
     detector_options: dict[str, Any] | None = None,
+    detector_weights: str | Path | None = None,
 ) -> FaceCrops:
     """Face crops of every sample of ``dataset`` at ``size`` (H, W), from the cache or
     built once. ``detector=None`` uses whole images (or the given boxes) without
-    detecting; ``cache_dir=""`` keeps everything in memory and writes nothing."""
+    detecting; ``auto`` is resolved here to the detector it stands for, so the cache
+    key names the one that ran; ``detector_weights`` / ``detector_options`` go to
+    :func:`~inkface.faces.detection.detectors.get_detector`. ``cache_dir=""`` keeps
+    everything in memory and writes nothing."""
     hw = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
     if min(hw) < 1 or margin < 0:
         raise InkfaceError(f"size must be positive and margin >= 0, got {hw} and {margin}")
+    if detector is None and (detector_weights is not None or detector_options):
+        raise InkfaceError("detector weights / options: given without a detector")
+    if detector == "auto":
+        if detector_weights is not None or detector_options:
+            raise InkfaceError("detector 'auto': takes no weights or options; name the detector")
+        detector = auto_detector_name()
     options = tuple(sorted((detector_options or {}).items()))
-    settings = _Settings(hw, detector, options, float(margin), bool(square))
+    weights = None if detector_weights is None else str(detector_weights)
+    settings = _Settings(hw, detector, options, float(margin), bool(square), weights)
     key = _cache_key(dataset, settings)
     folder = resolve_cache_dir(cache_dir)
     array_file = (
@@ -194,6 +212,7 @@ def load_face_crops(
         "size": list(hw),
         "detector": detector,
         "detector_options": dict(options),
+        **({"detector_weights": weights} if weights is not None else {}),
         "margin": margin,
         "square": square,
     }

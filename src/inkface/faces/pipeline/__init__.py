@@ -1,3 +1,3 @@
 """The real-time face pipeline: sources, detection, tracking, classification per head,
-results, sinks and its end-to-end benchmark.
+results, sinks, the overlapped stages with their thread budget, and its benchmarks.
 """

@@ -3,10 +3,12 @@ report's live demo: detect faces, crop them, classify every face of a frame in o
 per head, track faces across frames, smooth each track's probabilities, then draw /
 write / show.
 
-:class:`FacePipeline` processes one frame; :func:`analyze` runs it over any source
-(:func:`inkface.faces.pipeline.sources.open_source`) into the sinks and returns an
-:class:`AnalysisSummary` with the per-stage timings the report measures (FPS and
-seconds per frame, Table 7.1 / §7.3).
+:class:`~inkface.faces.pipeline.face_pipeline.FacePipeline` processes one frame;
+:func:`analyze` runs it over any source (:func:`inkface.faces.pipeline.sources.open_source`)
+into the sinks, with reading, detection and classification overlapped in their own
+threads (:mod:`inkface.faces.pipeline.runner`) under one thread budget
+(:mod:`inkface.faces.pipeline.threads`), and returns an :class:`AnalysisSummary` with the
+per-stage timings the report measures (FPS and seconds per frame, Table 7.1 / §7.3).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import contextlib
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +28,10 @@ from tqdm import tqdm
 from inkface.core.atomic import atomic_open, atomic_path, check_output_path
 from inkface.core.errors import InkfaceError
 from inkface.core.paths import opencv_path
-from inkface.faces.classification.classifier import FaceClassifier, load_face_classifier
-from inkface.faces.detection.detectors import FaceDetector, get_detector
-from inkface.faces.pipeline.results import FaceResult, FrameResult, HeadResult
+from inkface.faces.classification.classifier import TASK, FaceClassifier, load_face_classifier
+from inkface.faces.detection.detectors import FaceDetector, auto_detector_name, get_detector
+from inkface.faces.pipeline.face_pipeline import FacePipeline
+from inkface.faces.pipeline.runner import FrameRunner
 from inkface.faces.pipeline.sinks import (
     JsonlSink,
     LiveWindow,
@@ -37,93 +41,25 @@ from inkface.faces.pipeline.sinks import (
     is_image_output,
 )
 from inkface.faces.pipeline.sources import IMAGE_SUFFIXES, FrameSource, ImageSource, open_source
-from inkface.faces.pipeline.tracking import IoUTracker, smooth_probs
-from inkface.faces.types import crop_face
-from inkface.runtime.backends import BackendName
+from inkface.faces.pipeline.threads import ThreadBudget, plan_threads, process_threads
+from inkface.runtime.backends import BackendName, open_run
+from inkface.runtime.onnx_session import Precision
+
+__all__ = ["AnalysisSummary", "FacePipeline", "analyze", "check_outputs", "load_heads"]
 
 STAGES = ("read", "detect", "track", "classify", "draw")
 
 
-def _class_names(head: FaceClassifier, n: int) -> list[str]:
-    names = list(head.class_names)
-    return names if len(names) == n else [f"class_{i}" for i in range(n)]
-
-
-class FacePipeline:
-    """Detector + classifier heads + tracker for a stream of frames.
-
-    The detector runs on every ``detect_every``-th frame; frames in between reuse the
-    boxes of the tracks matched at the last detection (kept in place) and are still
-    classified, so labels stay live while detection cost drops by ``detect_every``.
-    Crops are expanded by ``margin`` (and made square), preprocessed per each head's
-    saved metadata, and every head sees all faces of the frame in one batch.
-    """
-
-    def __init__(
-        self,
-        detector: FaceDetector,
-        heads: Mapping[str, FaceClassifier],
-        detect_every: int = 1,
-        margin: float = 0.1,
-        square: bool = True,
-        smoothing: float = 0.6,
-        tracker: IoUTracker | None = None,
-    ) -> None:
-        if detect_every < 1:
-            raise InkfaceError(f"detect_every: must be >= 1, got {detect_every}")
-        if margin < 0:
-            raise InkfaceError(f"margin: must be >= 0, got {margin}")
-        if not 0.0 <= smoothing < 1.0:
-            raise InkfaceError(f"smoothing: must be in [0, 1), got {smoothing}")
-        self.detector = detector
-        self.heads = dict(heads)
-        self.detect_every = detect_every
-        self.margin = margin
-        self.square = square
-        self.smoothing = smoothing
-        self.tracker = tracker or IoUTracker(max_age=max(5, 2 * detect_every))
-        self.frames = 0
-
-    def process(self, image: np.ndarray, index: int = 0, timestamp_s: float = 0.0) -> FrameResult:
-        """Detect (or reuse tracks), track, classify and smooth one BGR frame."""
-        timings: dict[str, float] = {}
-        detect_now = self.frames % self.detect_every == 0
-        self.frames += 1
-        t0 = time.perf_counter()
-        faces = self.detector.detect(image) if detect_now else []
-        t1 = time.perf_counter()
-        if detect_now:
-            tracks = self.tracker.update([f.box for f in faces], [f.score for f in faces])
-        else:
-            tracks = self.tracker.current()
-        tracks = sorted((t for t in tracks if self.tracker.confirmed(t)), key=lambda t: t.track_id)
-        t2 = time.perf_counter()
-        crops = [crop_face(image, t.box, self.margin, self.square) for t in tracks]
-        per_face: list[dict[str, HeadResult]] = [{} for _ in tracks]
-        for name, head in self.heads.items():
-            probs = head.predict_proba(crops)
-            classes = _class_names(head, probs.shape[1]) if len(probs) else []
-            for k, track in enumerate(tracks):
-                smooth = smooth_probs(track, name, probs[k], self.smoothing)
-                best = int(np.argmax(smooth))
-                per_face[k][name] = HeadResult(
-                    classes[best],
-                    float(smooth[best]),
-                    dict(zip(classes, map(float, smooth), strict=True)),
-                    dict(zip(classes, map(float, probs[k]), strict=True)),
-                )
-        t3 = time.perf_counter()
-        timings.update(detect=1e3 * (t1 - t0), track=1e3 * (t2 - t1), classify=1e3 * (t3 - t2))
-        results = [
-            FaceResult(t.box, t.track_id, t.score, detect_now, h)
-            for t, h in zip(tracks, per_face, strict=True)
-        ]
-        return FrameResult(index, timestamp_s, detect_now, results, timings)
-
-
 @dataclass(frozen=True)
 class AnalysisSummary:
-    """What :func:`analyze` did and how fast (all times in milliseconds)."""
+    """What :func:`analyze` did and how fast (all times in milliseconds).
+
+    ``p50_ms`` / ``p99_ms`` are per-frame latencies, from the start of reading a frame to
+    the end of writing it (queue waits included when the stages overlap); ``stage_ms``
+    are the mean times of each stage's own work; ``dropped`` counts frames of a live
+    source lost because the pipeline was slower than the source; ``threads`` is the
+    budget used (:class:`~inkface.faces.pipeline.threads.ThreadBudget`) and ``backends``
+    each head's inference backend (``onnx`` or ``torch``)."""
 
     source: str
     frames: int
@@ -136,6 +72,9 @@ class AnalysisSummary:
     p99_ms: float
     outputs: list[str]
     notes: list[str]
+    dropped: int = 0
+    threads: dict[str, Any] = field(default_factory=dict)
+    backends: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -148,6 +87,9 @@ class AnalysisSummary:
             "stage_ms": {k: round(v, 3) for k, v in self.stage_ms.items()},
             "p50_ms": round(self.p50_ms, 3),
             "p99_ms": round(self.p99_ms, 3),
+            "dropped": self.dropped,
+            "threads": self.threads,
+            "backends": self.backends,
             "outputs": self.outputs,
             "notes": self.notes,
         }
@@ -157,18 +99,25 @@ def load_heads(
     heads: Mapping[str, FaceClassifier | str | Path],
     backend: BackendName = "auto",
     threads: int | None = None,
+    precision: Precision = "fp32",
 ) -> dict[str, FaceClassifier]:
-    """Head name -> classifier, loading run folders given as paths."""
+    """Head name -> classifier, loading run folders given as paths (``model.onnx`` on
+    ONNX Runtime when present and ``backend`` is ``auto``; ``precision="int8"`` takes
+    ``model.int8.onnx``, from ``inkface export --int8``)."""
     if not heads:
         raise InkfaceError("heads: give at least one classifier (name -> run folder)")
     loaded = {}
     for name, head in heads.items():
         if isinstance(head, FaceClassifier):
             loaded[name] = head
-        else:
-            if not Path(head).is_dir():
-                raise InkfaceError(f"{head}: run folder of head {name!r} not found")
+            continue
+        if not Path(head).is_dir():
+            raise InkfaceError(f"{head}: run folder of head {name!r} not found")
+        if precision == "fp32":
             loaded[name] = load_face_classifier(head, prefer=backend, threads=threads)
+        else:
+            run = open_run(head, {TASK}, "is not a face classifier", backend, threads, precision)
+            loaded[name] = FaceClassifier(run.backend, run.meta, weights_sha256=run.weights_sha256)
     return loaded
 
 
@@ -202,6 +151,20 @@ def _single_image(source: str | Path | FrameSource) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and not path.is_dir()
 
 
+def build_detector(
+    detector: str | FaceDetector,
+    weights: str | Path | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> FaceDetector:
+    """A detector by name (``auto`` included) with its weight file and constructor
+    options (``--detector-weights``, ``--detector-option``), or a ready one as it is."""
+    if not isinstance(detector, str):
+        if weights is not None or options:
+            raise InkfaceError("detector weights / options: give a detector name, not a detector")
+        return detector
+    return get_detector(detector, weights, **dict(options or {}))
+
+
 def analyze(
     source: str | Path | FrameSource,
     heads: Mapping[str, FaceClassifier | str | Path],
@@ -217,22 +180,50 @@ def analyze(
     max_frames: int | None = None,
     backend: BackendName = "auto",
     threads: int | None = None,
+    *,
+    detector_weights: str | Path | None = None,
+    detector_options: Mapping[str, Any] | None = None,
+    detect_size: int | None = None,
+    overlap: bool = True,
+    in_flight: int | None = None,
+    precision: Precision = "fp32",
 ) -> AnalysisSummary:
     """Run the face pipeline over ``source`` and write the requested outputs.
 
     ``heads`` maps a head name (the JSON key, e.g. ``smile``) to a classifier or its run
-    folder. ``out_video`` is an annotated video, or an annotated image when the source
-    is one image; ``out_jsonl`` may be ``-`` (standard output). Outputs are checked before
-    any work (:func:`check_outputs`) and written atomically (devices and FIFOs are
-    written to directly); ``show`` opens a window only where a display and an OpenCV GUI
-    exist (otherwise a note is printed and the run goes on).
+    folder (on ONNX Runtime when ``model.onnx`` is there and ``backend`` is ``auto``;
+    ``precision="int8"`` uses ``model.int8.onnx``, see :func:`load_heads`).
+    ``detector`` is a name of :func:`~inkface.faces.detection.detectors.get_detector`
+    (``auto`` included) or a detector; ``detect_size`` runs it on frames shrunk to that
+    longer side. ``threads`` is the total thread budget (default: the usable cores, see
+    :func:`~inkface.faces.pipeline.threads.plan_threads`; heads given loaded keep their
+    backend's own thread setting); with two or more, and ``overlap``, reading, detection
+    and classification overlap across frames (several frames detected and classified at
+    once) with at most ``in_flight`` frames between reading and writing (default
+    ``2 * threads``). ``out_video`` is an annotated video, or
+    an annotated image when the source is one image; ``out_jsonl`` may be ``-`` (standard
+    output). Outputs are checked before any work (:func:`check_outputs`) and written
+    atomically (devices and FIFOs are written to directly); ``show`` opens a window only
+    where a display and an OpenCV GUI exist (otherwise a note is printed and the run
+    goes on).
     """
     if max_frames is not None and max_frames < 1:
         raise InkfaceError(f"max_frames: must be >= 1, got {max_frames}")
+    if in_flight is not None and in_flight < 1:
+        raise InkfaceError(f"in_flight: must be >= 1, got {in_flight}")
     check_outputs(source, out_video, out_jsonl)
-    classifiers = load_heads(heads, backend, threads)
-    det = get_detector(detector) if isinstance(detector, str) else detector
-    pipeline = FacePipeline(det, classifiers, detect_every, margin, square, smoothing)
+    budget = plan_threads(threads, overlap and not _single_image(source))
+    classifiers = load_heads(heads, backend, budget.intra, precision)
+    if detector == "auto" and detector_weights is None and not detector_options:
+        detector = auto_detector_name()  # once, so that every thread gets the same one
+    det = build_detector(detector, detector_weights, detector_options)
+    more = None
+    if isinstance(detector, str):  # the same detector again, for another thread
+        more = partial(build_detector, detector, detector_weights, detector_options)
+    pipeline = FacePipeline(
+        det, classifiers, detect_every, margin, square, smoothing, detect_size=detect_size,
+        make_detector=more,
+    )  # fmt: skip
     notes: list[str] = []
     window = None
     if show:
@@ -243,51 +234,65 @@ def analyze(
             notes.append(f"no live window: {reason}")
             print(f"note: no live window: {reason}", file=sys.stderr)
     frames = open_source(source) if not isinstance(source, FrameSource) else source
+    with contextlib.ExitStack() as stack:
+        stack.callback(frames.close)
+        stack.enter_context(process_threads(budget))
+        return _run(pipeline, frames, budget, notes, window, out_video, out_jsonl, progress,
+                    max_frames, in_flight)  # fmt: skip
+
+
+def _run(
+    pipeline: FacePipeline,
+    frames: FrameSource,
+    budget: ThreadBudget,
+    notes: list[str],
+    window: LiveWindow | None,
+    out_video: str | Path | None,
+    out_jsonl: str | Path | None,
+    progress: bool,
+    max_frames: int | None,
+    in_flight: int | None,
+) -> AnalysisSummary:
+    """The frame loop of :func:`analyze`: results in frame order into the sinks."""
     totals: list[float] = []
     stage_sums = dict.fromkeys(STAGES, 0.0)
     n_faces = 0
     outputs: list[str] = []
     started = time.perf_counter()
-    with contextlib.ExitStack() as stack:
-        stack.callback(frames.close)
-        video = jsonl = None
+    video = jsonl = None
+    with contextlib.ExitStack() as sinks:
         if out_video is not None:
             video = frame_sink(out_video, frames.fps or 10.0)  # checks the suffix first
-            video.path = stack.enter_context(atomic_path(out_video, suffix=Path(out_video).suffix))
-            stack.callback(video.close)
+            video.path = sinks.enter_context(atomic_path(out_video, suffix=Path(out_video).suffix))
+            sinks.callback(video.close)
             outputs.append(str(out_video))
         if out_jsonl is not None:
-            handle = stack.enter_context(atomic_open(out_jsonl, "w", encoding="utf-8"))
+            handle = sinks.enter_context(atomic_open(out_jsonl, "w", encoding="utf-8"))
             jsonl = JsonlSink(handle)
             outputs.append(str(out_jsonl))
         if window is not None:
-            stack.callback(window.close)
+            sinks.callback(window.close)
         total = frames.frame_count
         if total is not None and max_frames is not None:
             total = min(total, max_frames)
-        bar = stack.enter_context(
+        bar = sinks.enter_context(
             tqdm(total=total, disable=not progress, unit="frame", desc="analyze", leave=False)
         )
-        iterator = iter(frames)
-        while max_frames is None or len(totals) < max_frames:
+        runner = sinks.enter_context(FrameRunner(pipeline, frames, budget, in_flight, max_frames))
+        for job in runner:
+            result = job.result
+            assert result is not None
             t0 = time.perf_counter()
-            frame = next(iterator, None)
-            if frame is None:
-                break
-            t1 = time.perf_counter()
-            result = pipeline.process(frame.image, frame.index, frame.timestamp_s)
-            result.timings_ms["read"] = 1e3 * (t1 - t0)
-            t2 = time.perf_counter()
             keep_going = True
             if video is not None or window is not None:
-                annotated = draw_result(frame.image, result)
+                annotated = draw_result(job.frame.image, result)
                 if video is not None:
                     video.write(annotated)
                 if window is not None:
                     keep_going = window.show(annotated)
-            t3 = time.perf_counter()
-            result.timings_ms["draw"] = 1e3 * (t3 - t2)
-            result.timings_ms["total"] = 1e3 * (t3 - t0)
+            t1 = time.perf_counter()
+            result.timings_ms["draw"] = 1e3 * (t1 - t0)
+            result.timings_ms["total"] = 1e3 * (t1 - job.started)
             if jsonl is not None:
                 jsonl.write(result.to_record())
             for stage in STAGES:
@@ -298,12 +303,18 @@ def analyze(
             if not keep_going:
                 notes.append("stopped from the live window")
                 break
+            if max_frames is not None and len(totals) >= max_frames:
+                break
         if not totals:
             raise InkfaceError(f"{frames.name}: no frame could be read from this source")
     seconds = time.perf_counter() - started
     n = len(totals)
     if frames.skipped:
         notes.append(f"skipped {frames.skipped} unreadable image(s)")
+    if runner.dropped:
+        notes.append(f"dropped {runner.dropped} frame(s) of a live source: the pipeline was slower")
+    if runner.stragglers:
+        notes.append(f"stage thread(s) still blocked at exit: {', '.join(runner.stragglers)}")
     return AnalysisSummary(
         source=frames.name,
         frames=n,
@@ -316,4 +327,7 @@ def analyze(
         p99_ms=float(np.percentile(totals, 99)),
         outputs=outputs,
         notes=notes,
+        dropped=runner.dropped,
+        threads={**budget.to_dict(), "overlap": runner.overlap},
+        backends={name: str(getattr(h.backend, "name", "?")) for name, h in pipeline.heads.items()},
     )

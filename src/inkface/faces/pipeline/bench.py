@@ -145,6 +145,8 @@ def bench_pipeline(
     repeats: int = 3,
     threads: int | None = None,
     backends: Sequence[str] = ("torch", "onnx-fp32", "onnx-int8"),
+    detector_weights: str | Path | None = None,
+    detector_options: dict[str, Any] | None = None,
 ) -> PipelineReport:
     """End-to-end frame latency (detect, track, crop, classify, smooth, draw) per backend.
 
@@ -153,12 +155,14 @@ def bench_pipeline(
     ``frames`` frames are used. Each (face count, backend) pair runs ``warmup`` untimed
     frames (first calls of a new batch shape are slow in PyTorch) and then ``repeats``
     timed passes over the frames. Without ``run_dir`` an untrained ``model`` is timed (the
-    speed of a network does not depend on its weights).
+    speed of a network does not depend on its weights). ``detector`` (``auto`` included)
+    gets ``detector_weights`` and ``detector_options`` as in
+    :func:`~inkface.faces.detection.detectors.get_detector`.
     """
     if threads:
         torch.set_num_threads(threads)
     report = PipelineReport(warmup=warmup, repeats=repeats)
-    det = get_detector(detector)
+    det = get_detector(detector, detector_weights, **dict(detector_options or {}))
     if source == "synthetic":
         sets = []
         for k in face_counts:

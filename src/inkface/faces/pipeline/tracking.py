@@ -141,6 +141,15 @@ class IoUTracker:
         return [t for t in self.tracks if t.misses == 0]
 
 
+def _ema(previous: np.ndarray | None, probs: np.ndarray, smoothing: float) -> np.ndarray:
+    if not 0.0 <= smoothing < 1.0:
+        raise InkfaceError(f"smoothing: must be in [0, 1), got {smoothing}")
+    probs = np.asarray(probs, np.float64)
+    if previous is None or previous.shape != probs.shape:
+        return probs.copy()
+    return smoothing * previous + (1.0 - smoothing) * probs
+
+
 def smooth_probs(track: Track, head: str, probs: np.ndarray, smoothing: float) -> np.ndarray:
     """Exponential moving average of one head's probabilities on ``track``.
 
@@ -148,13 +157,33 @@ def smooth_probs(track: Track, head: str, probs: np.ndarray, smoothing: float) -
     0.6 (default) lets a new class win after two or three consistent frames while a
     single-frame flip is damped. The first frame of a track takes ``p`` as it is.
     """
-    if not 0.0 <= smoothing < 1.0:
-        raise InkfaceError(f"smoothing: must be in [0, 1), got {smoothing}")
-    probs = np.asarray(probs, np.float64)
-    previous = track.probs.get(head)
-    if previous is None or previous.shape != probs.shape:
-        value = probs.copy()
-    else:
-        value = smoothing * previous + (1.0 - smoothing) * probs
+    value = _ema(track.probs.get(head), probs, smoothing)
     track.probs[head] = value
     return value
+
+
+class ProbSmoother:
+    """:func:`smooth_probs` keyed by track id instead of stored on the :class:`Track`.
+
+    The pipeline's classify stage owns one, so it never touches the tracker, which the
+    detect stage updates at the same time for a later frame (the two run in their own
+    threads). ``retain`` drops the state of tracks the tracker has dropped; track ids are
+    never reused, so the results equal :func:`smooth_probs` on the tracks themselves.
+    """
+
+    def __init__(self, smoothing: float) -> None:
+        _ema(None, np.zeros(1), smoothing)  # validates
+        self.smoothing = smoothing
+        self._state: dict[int, dict[str, np.ndarray]] = {}
+
+    def smooth(self, track_id: int, head: str, probs: np.ndarray) -> np.ndarray:
+        """The smoothed probabilities of ``head`` on track ``track_id`` after ``probs``."""
+        heads = self._state.setdefault(track_id, {})
+        value = _ema(heads.get(head), probs, self.smoothing)
+        heads[head] = value
+        return value
+
+    def retain(self, track_ids: frozenset[int] | set[int]) -> None:
+        """Forget every track not in ``track_ids`` (memory stays bounded on long videos)."""
+        for gone in self._state.keys() - track_ids:
+            del self._state[gone]

@@ -106,8 +106,16 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _cache(args: argparse.Namespace) -> int:
+    from inkface.core.atomic import check_output_path
     from inkface.signatures.data.cache import load_preprocessed
+    from inkface.signatures.data.preprocess import resolve_size
 
+    # Options and the cache folder are checked before the dataset is read.
+    resolve_size(args.size)
+    if args.workers is not None and args.workers < 1:
+        raise InkfaceError(f"--workers: must be at least 1, got {args.workers}")
+    if args.cache_dir is not None:
+        check_output_path(args.cache_dir, "--cache-dir", folder=True)
     dataset = _load(args.dataset, args.root, args.skip_bad)
     start = time.perf_counter()
     cached = load_preprocessed(

@@ -41,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.calibration is not None or args.validation is not None) and not args.int8:
         raise InkfaceError("--calibration and --validation are only used with --int8")
-    predictor = load_predictor(args.run, backend="torch") if args.int8 else None
+    # The run is loaded the way every consumer loads it before anything is written: a run
+    # no predictor could use (an unknown task, a mislabelled model) is not exported.
+    predictor = load_predictor(args.run, backend="torch")
     result = export_onnx(
         args.run,
         opset=args.opset,
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         validation=args.validation,
         max_calibration=args.max_calibration,
         progress=not args.quiet,
-        predictor=predictor,
+        predictor=predictor if args.int8 else None,
     )
     print(json.dumps(result.as_dict(), indent=2))
     return 0

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from importlib import import_module
 
 from inkface import __version__
+from inkface.core.atomic import WRITE_ERRNOS
 from inkface.core.errors import InkfaceError
 
 # Command modules, in the order ``inkface --help`` lists them.
@@ -47,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; user errors print ``error: ...`` on one line and return 2.
+    """Run one command; user errors print ``error: ...`` on one line and return 2 (so
+    does a standard output that cannot be written, such as ``> /dev/full``).
 
     A closed standard output (``inkface data info ... | head -3``) ends the command
     quietly with status 141, as a Unix tool killed by SIGPIPE would.
@@ -72,6 +74,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # standard output on a full disk or device (``> /dev/full``)
+        # Files are written through inkface.core.atomic, which names them; a failed write
+        # that names no file is the standard output's.
+        if exc.errno not in WRITE_ERRNOS or exc.filename is not None:
+            raise
+        _silence_stdout()
+        print(f"error: standard output: cannot be written ({exc.strerror})", file=sys.stderr)
+        return 2
 
 
 EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE, what a shell reports for a tool killed by it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 
@@ -111,6 +112,14 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise InkfaceError(f"--port: expected 1-65535, got {args.port}")
+    ranges = {
+        "--max-body-mb": (args.max_body_mb, 0.001, 4096),
+        "--max-megapixels": (args.max_megapixels, 0.000001, 50),
+        "--batch-wait-ms": (args.batch_wait_ms, 0, 1000),
+    }
+    for flag, (value, low, high) in ranges.items():
+        if not (math.isfinite(value) and low <= value <= high):
+            raise InkfaceError(f"{flag}: expected a number from {low:g} to {high:g}, got {value}")
     runs = {}
     for item in args.run:  # names keep their case: they are the API's head names
         name, sep, folder = item.partition("=")

@@ -9,12 +9,15 @@ directly; a symbolic link is written through, so the link and whatever it points
 stay what they are (``--jsonl /dev/stdout`` run as root must not replace ``/dev/stdout``
 with a regular file). Folders, block devices, sockets and paths under a file are
 refused with one line naming the path (:func:`check_output_path`), which commands also
-call before any work starts.
+call before any work starts. A write that fails because the disk or device is full
+(``--jsonl /dev/full``), over quota, read-only or failing is one line naming the output
+too, never a traceback.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -31,6 +34,13 @@ from inkface.core.input_gate import file_kind
 STDOUT = "-"  # the output name that means standard output
 
 _NAME_CHARS = 80  # of the target's name kept in a temporary file's name
+# A write that fails for one of these reasons is the output's fault (a full disk or
+# device such as /dev/full, a quota, a file-size limit, an I/O error, a read-only mount).
+WRITE_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO", "EROFS")
+    if hasattr(errno, name)
+)
 
 
 def _stat_or_none(path: Path) -> os.stat_result | None:
@@ -147,6 +157,43 @@ def _temp_prefix(target: Path) -> str:
     return f".{name}."
 
 
+def _write_error(target: Path, exc: OSError) -> InkfaceError:
+    return InkfaceError(f"{target}: cannot be written ({exc.strerror or exc})")
+
+
+def _fails_to_flush(handle: IO[Any]) -> bool:
+    """Whether ``handle`` cannot be flushed now (its write failed, not someone else's)."""
+    try:
+        handle.flush()
+    except OSError:
+        return True
+    except ValueError:  # already closed
+        return False
+    return False
+
+
+@contextlib.contextmanager
+def _written(target: Path, handle: IO[Any]) -> Iterator[IO[Any]]:
+    """Yield ``handle``; a failed write to it becomes one line naming ``target``."""
+    try:
+        yield handle
+    except OSError as exc:
+        if exc.errno in WRITE_ERRNOS and _fails_to_flush(handle):
+            raise _write_error(target, exc) from None
+        raise
+
+
+@contextlib.contextmanager
+def _closing_errors(target: Path) -> Iterator[None]:
+    """A write error raised when the output is flushed and closed, as one line."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in WRITE_ERRNOS:
+            raise _write_error(target, exc) from None
+        raise
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path next to ``path``; move it into place only on success.
@@ -165,14 +212,16 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        if kind == "replace":
-            # mkstemp creates 0600 files; give the result the permissions of a normal file.
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp_path, 0o666 & ~umask)
-            os.replace(tmp_path, target)
-        else:
-            _copy_out(tmp_path, target)
+        with _closing_errors(target):
+            if kind == "replace":
+                # mkstemp creates 0600 files; give the result the permissions of a normal
+                # file.
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(tmp_path, 0o666 & ~umask)
+                os.replace(tmp_path, target)
+            else:
+                _copy_out(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
 
@@ -202,18 +251,28 @@ def _binary(stream: IO[str], target: Path) -> IO[bytes]:
 def atomic_open(path: str | os.PathLike[str], mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
     """Open a temporary file for writing and rename it over ``path`` when closed cleanly
     (``-`` and standard streams: yield the stream itself; devices, FIFOs and links:
-    opened and written directly)."""
+    opened and written directly). A write that fails because the disk or device is full
+    (or read-only, or failing) is one :class:`InkfaceError` line naming ``path``."""
     target = check_output_path(path, "output")
     kind = _write_kind(target)
     if kind == "replace":
-        with atomic_path(target) as tmp, open(tmp, mode, **kwargs) as handle:
+        with (
+            _closing_errors(target),
+            atomic_path(target) as tmp,
+            open(tmp, mode, **kwargs) as handle,
+            _written(target, handle),
+        ):
             yield handle
     elif kind == "standard":
         stream = _standard_stream(target) or sys.stdout
         yield _binary(stream, target) if "b" in mode else stream
         stream.flush()
     else:
-        with open(target, mode, **kwargs) as handle:
+        with (
+            _closing_errors(target),
+            open(target, mode, **kwargs) as handle,
+            _written(target, handle),
+        ):
             yield handle
 
 

@@ -39,9 +39,9 @@ from typing import Any, NamedTuple
 import numpy as np
 from tqdm.auto import tqdm
 
-from inkface.core.atomic import atomic_path
+from inkface.core.atomic import atomic_path, check_output_path
 from inkface.core.cache_cleanup import in_worker, owner_tag, remove_stale, unwind_on_sigterm
-from inkface.core.errors import ImageError
+from inkface.core.errors import ImageError, InkfaceError
 from inkface.core.parallel import process_pool
 
 FORMAT = 1  # layout of the .npy + .json pair; part of every key
@@ -125,9 +125,14 @@ def load_or_build(
     ``functools.partial`` of one). ``names[i]`` names item ``i`` in errors and lists.
     ``select`` may drop some of the built items (given and returning item indices, in
     order) before the rows are final. ``meta`` is recorded in the index for people to read.
-    ``array_file=None`` builds in memory and writes nothing.
+    ``array_file=None`` builds in memory and writes nothing. ``workers`` below 1 and a
+    cache folder that cannot be one (a file, a path under a file) are refused first.
     """
     shape = tuple(int(s) for s in item_shape)
+    if workers < 1:
+        raise InkfaceError(f"workers: must be at least 1, got {workers}")
+    if array_file is not None:
+        check_output_path(array_file.parent, "cache folder", folder=True)
     if len(names) != len(jobs):
         raise ValueError(f"{len(names)} names for {len(jobs)} jobs")
     clash = _RESERVED.intersection(meta or {})

@@ -85,6 +85,21 @@ def check_input_file(
     return info
 
 
+def check_input_folder(
+    path: str | os.PathLike[str],
+    what: str = "input folder",
+    *,
+    error: type[InkfaceError] = InkfaceError,
+) -> os.stat_result:
+    """Refuse ``path`` unless it is a folder (links followed); missing paths, dangling
+    links and files, FIFOs or devices given as a folder are each one line naming it."""
+    path = Path(path)
+    info = _stat(path, what, error)
+    if not stat.S_ISDIR(info.st_mode):
+        raise error(f"{path}: {what} is {file_kind(info.st_mode)}, not a folder")
+    return info
+
+
 @contextlib.contextmanager
 def open_input_file(
     path: str | os.PathLike[str],

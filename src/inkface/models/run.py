@@ -36,6 +36,7 @@ import torch
 
 from inkface.core.atomic import atomic_open, write_json
 from inkface.core.errors import InkfaceError
+from inkface.core.input_gate import check_input_file, file_kind, read_input_bytes
 from inkface.core.version import __version__
 from inkface.models.registry import get_model
 from inkface.models.run_schema import RUN_FORMAT, validate_meta
@@ -133,13 +134,16 @@ def read_meta(run_dir: str | Path) -> RunMeta:
     run_dir = Path(run_dir)
     path = run_dir / META_FILE
     if not run_dir.is_dir():
+        if os.path.exists(run_dir):
+            kind = file_kind(os.stat(run_dir).st_mode)
+            raise InkfaceError(f"{run_dir}: run folder is {kind}, not a folder")
         raise InkfaceError(f"{run_dir}: run folder not found")
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise InkfaceError(f"{path}: missing; {run_dir} is not a finished inkface run")
-    if path.stat().st_size > MAX_META_BYTES:
-        raise InkfaceError(f"{path}: larger than {MAX_META_BYTES} bytes; not run metadata")
+    # The input gate: a FIFO is refused unopened, a folder or a huge file unread.
+    raw = read_input_bytes(path, "run metadata", MAX_META_BYTES)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError included
         raise InkfaceError(f"{path}: not valid JSON") from None
     return RunMeta.from_json(data, path)
@@ -193,8 +197,9 @@ def load_run_model(run_dir: str | Path) -> tuple[torch.nn.Module, RunMeta]:
     run_dir = Path(run_dir)
     meta = read_meta(run_dir)
     weights = run_dir / WEIGHTS_FILE
-    if not weights.is_file():
+    if not os.path.lexists(weights):
         raise InkfaceError(f"{weights}: weights file missing")
+    check_input_file(weights, "weights file")  # a folder, FIFO or dangling link, in words
     state = read_state_dict(weights)
     try:
         with torch.device("meta"):

@@ -10,10 +10,14 @@ each run through :func:`inkface.load_predictor` and sorts it by what it can do:
 
 Inference threads: every model runs one intra-op thread per call and the service runs
 ``threads`` calls side by side, so loaded models never oversubscribe the cores.
+
+A gallery is checked at start-up (:func:`check_gallery`), not on the first request: an
+existing file must open as the embedding run's gallery, a new path must be creatable.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -23,13 +27,16 @@ from typing import Any
 
 import numpy as np
 
+from inkface.core.atomic import check_output_path
 from inkface.core.errors import InkfaceError
+from inkface.core.input_gate import check_input_file
 from inkface.faces.classification.classifier import FaceClassifier
 from inkface.faces.detection.detectors import FaceDetector, auto_detector_name, get_detector
 from inkface.inference import load_predictor
 from inkface.runtime.backends import BackendName
 from inkface.runtime.predictor import Predictor
 from inkface.service.errors import ApiError
+from inkface.signatures.identification.gallery import open_gallery
 from inkface.signatures.identification.predictor import WriterClassifier
 from inkface.signatures.verification.embedder import Embedder
 from inkface.signatures.verification.verifier import Verifier
@@ -196,4 +203,20 @@ def load_models(
                 "choose one with --gallery-model NAME"
             )
     weights = Path(detector_weights) if detector_weights is not None else None
-    return LoadedModels(models, detector, detector_options, gallery_path, chosen, weights)
+    loaded = LoadedModels(models, detector, detector_options, gallery_path, chosen, weights)
+    embedder = loaded.gallery_embedder()
+    if gallery_path is not None and embedder is not None:
+        check_gallery(gallery_path, embedder)
+    return loaded
+
+
+def check_gallery(path: Path, embedder: Embedder) -> None:
+    """Refuse at start-up a gallery the first request would fail on: an existing one must
+    be a regular file that opens as this embedder's gallery; a new one (enrolment creates
+    it) must be a path a file can be created at."""
+    if not os.path.lexists(path):
+        check_output_path(path, "--gallery")
+        return
+    check_input_file(path, "--gallery")
+    if path.stat().st_size:
+        open_gallery(path, embedder, create=False).close()

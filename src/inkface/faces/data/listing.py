@@ -15,6 +15,7 @@ from pathlib import Path
 
 from inkface.core.errors import DatasetError
 from inkface.core.images import is_image_file
+from inkface.core.input_gate import check_input_file, check_input_folder
 from inkface.core.labels import AFFECTNET_CLASSES
 from inkface.faces.data.samples import SPLIT_FOLDERS, FaceDataset, FaceSample
 
@@ -24,13 +25,13 @@ _CLASS_ALIASES |= {str(i): name for i, name in enumerate(AFFECTNET_CLASSES)}
 
 
 def require_dir(path: Path, what: str) -> None:
-    if not path.is_dir():
-        raise DatasetError(f"{path}: {what} folder not found")
+    """``path`` must be a folder (one line naming it, and what is there instead)."""
+    check_input_folder(path, f"{what} folder", error=DatasetError)
 
 
 def require_file(path: Path, what: str) -> None:
-    if not path.is_file():
-        raise DatasetError(f"{path}: {what} not found")
+    """``path`` must be a readable regular file (not a folder, FIFO or dangling link)."""
+    check_input_file(path, what, error=DatasetError)
 
 
 def problem(message: str, strict: bool, skipped: list[str]) -> None:

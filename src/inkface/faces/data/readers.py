@@ -251,6 +251,8 @@ def load_face_dataset(
 ) -> FaceDataset:
     """Read a face dataset by name (see ``FACE_DATASETS``); ``seed`` drives GENKI-4K's split."""
     key = name.lower()
+    if key in FACE_DATASETS or key in ("genki4k", "genki-4k"):
+        require_dir(Path(root), f"{name} root")  # a file or a FIFO as the root, in words
     if key in ("genki", "genki4k", "genki-4k"):
         return read_genki4k(root, seed=seed, strict=strict)
     if key == "celeba":

@@ -12,6 +12,7 @@ four in turn.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ from inkface.faces.pipeline.tracking import IoUTracker, ProbSmoother
 from inkface.faces.types import Box, Face, check_image, clip_box, crop_face
 
 MIN_DETECT_SIZE = 32
+
+
+MAX_MARGIN = 10.0  # a crop 21x the face's side: anything larger is a typo
 
 
 class ScaledDetector:
@@ -124,8 +128,8 @@ class FacePipeline:
     ) -> None:
         if detect_every < 1:
             raise InkfaceError(f"detect_every: must be >= 1, got {detect_every}")
-        if margin < 0:
-            raise InkfaceError(f"margin: must be >= 0, got {margin}")
+        if not (math.isfinite(margin) and 0 <= margin <= MAX_MARGIN):
+            raise InkfaceError(f"margin: must be between 0 and {MAX_MARGIN}, got {margin}")
         if not 0.0 <= smoothing < 1.0:
             raise InkfaceError(f"smoothing: must be in [0, 1), got {smoothing}")
         self.detect_size = detect_size

@@ -31,6 +31,7 @@ import numpy as np
 
 from inkface.core.errors import InkfaceError
 from inkface.core.images import read_grey
+from inkface.core.recipe import SIZE_RANGE
 
 # Model input sizes (height, width) of section 4.1 and the identification paper.
 INPUT_SIZES: dict[str, tuple[int, int]] = {
@@ -49,21 +50,25 @@ CEDAR_FINAL_THRESHOLD = 210
 
 
 def resolve_size(size: str | tuple[int, int] | list[int]) -> tuple[int, int]:
-    """Turn a model name (``deepsign``) or an explicit (height, width) into a size."""
+    """Turn a model name (``deepsign``) or an explicit (height, width) into a size.
+
+    Explicit sides must lie in ``SIZE_RANGE`` (8 to 4096 pixels): ``0x0`` or
+    ``99999x99999`` is refused here, before any image is resized to it.
+    """
     if isinstance(size, str):
         key = size.lower()
         if key in INPUT_SIZES:
             return INPUT_SIZES[key]
-        if "x" in key:
-            height, _, width = key.partition("x")
-            if height.isdigit() and width.isdigit():
-                return int(height), int(width)
-        raise InkfaceError(
-            f"unknown input size {size!r} (use HxW or one of {', '.join(INPUT_SIZES)})"
-        )
+        height, _, width = key.partition("x")
+        if not (height.strip().isdigit() and width.strip().isdigit()):
+            raise InkfaceError(
+                f"unknown input size {size!r} (use HxW or one of {', '.join(INPUT_SIZES)})"
+            )
+        size = (int(height), int(width))
     height, width = (int(v) for v in size)
-    if height < 8 or width < 8:
-        raise InkfaceError(f"input size {height}x{width} is too small (minimum 8x8)")
+    low, high = SIZE_RANGE
+    if not (low <= height <= high and low <= width <= high):
+        raise InkfaceError(f"input size {height}x{width}: each side must be {low} to {high} pixels")
     return height, width
 
 

@@ -29,6 +29,7 @@ from typing import Literal
 
 from inkface.core.errors import DatasetError
 from inkface.core.images import is_image_file
+from inkface.core.input_gate import check_input_file, check_input_folder
 
 Style = Literal["cedar", "binarised"]
 """Preprocessing pipeline of section 4.1: ``cedar`` (grey scans, denoised) or
@@ -86,8 +87,17 @@ def _is_litter(path: Path) -> bool:
 
 
 def _require_dir(path: Path, what: str) -> None:
-    if not path.is_dir():
-        raise DatasetError(f"{path}: {what} folder not found")
+    check_input_folder(path, f"{what} folder", error=DatasetError)
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why an entry with an image's name is not a readable file (``it is a FIFO (named pipe),
+    not a regular file``, a folder, a dangling link...), or None when it is one."""
+    try:
+        check_input_file(path, "it", error=DatasetError)
+    except DatasetError as exc:
+        return str(exc).removeprefix(f"{path}: ")
+    return None
 
 
 def _problem(message: str, strict: bool, skipped: list[str]) -> None:
@@ -145,9 +155,13 @@ def read_cedar(root: str | Path, strict: bool = True) -> SignatureDataset:
         _require_dir(folder, f"CEDAR {sub}")
         for path in _sorted_files(folder):
             match = pattern.match(path.name)
-            if match is None or not path.is_file():
+            if match is None:
                 expected = pattern.pattern.strip("^$").replace("\\", "")
                 _problem(f"{path}: unexpected file name (expected {expected})", strict, skipped)
+                continue
+            refusal = _not_a_file(path)
+            if refusal is not None:
+                _problem(f"{path}: unexpected file ({refusal})", strict, skipped)
                 continue
             writer, index = int(match.group(1)), int(match.group(2))
             target.setdefault(writer, []).append((index, path))

@@ -95,3 +95,36 @@ def test_verify_errors_are_one_line(tmp_path: Path, capsys) -> None:
     assert err.startswith("error:") and "norun" in err and "\n" not in err
     assert main(["verify", "--run", str(tmp_path), image]) == 2
     assert "at least one reference" in capsys.readouterr().err
+
+
+def test_verify_operating_point_and_train_arguments(tmp_path: Path, capsys) -> None:
+    import torch
+
+    from inkface.models import get_model
+    from inkface.models.run import RunMeta, save_run_model
+
+    root = write_cedar(tmp_path / "c", 1, 3, 1)
+    images = [str(p) for p in sorted((root / "full_org").glob("*.png"))]
+    torch.manual_seed(0)
+    run = tmp_path / "run"
+    meta = RunMeta("deepsign", {}, (64, 80), {"style": "cedar"}, 0.5)
+    save_run_model(run, get_model("deepsign"), meta)  # a run from before operating points
+    assert main(["verify", "--run", str(run), *images]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["operating_point"] == "accuracy" and printed["k"] == 2 and printed["notes"]
+    assert main(["verify", "--run", str(run), "--operating-point", "far=0.01", *images]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "available: accuracy" in err
+    assert main(["train", "--out", str(tmp_path / "x")]) == 2
+    assert "--recipe" in capsys.readouterr().err
+    argv = [
+        "train",
+        "--init-from",
+        str(run),
+        "--root",
+        f"folder={root}",
+        "--out",
+        str(tmp_path / "y"),
+    ]
+    assert main([*argv, "--recipe", "deepsign-demo"]) == 2  # recipe reads cedar, not folder
+    assert "error:" in capsys.readouterr().err

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from verification_policies import handmade_policy
 
 from inkface.cli.main import main
 from inkface.core.errors import InkfaceError
@@ -168,6 +169,67 @@ def test_gallery_with_a_verification_tower(writers: Path, tmp_path: Path) -> Non
         assert {c.writer for c in result.candidates} == {"w1", "w2"}
 
 
+def _deepsign_run(folder: Path, **extra: object) -> Path:
+    torch.manual_seed(0)
+    meta = RunMeta("deepsign", {}, (64, 80), {"style": "cedar"}, 0.5, extra=dict(extra))
+    save_run_model(folder, get_model("deepsign"), meta)
+    return folder
+
+
+def test_gallery_verify_with_writer_thresholds(writers: Path, tmp_path: Path) -> None:
+    """A verification run with operating points: the writer's own threshold decides once
+    three references are enrolled, and the global decision is reported beside it."""
+    embedder = load_embedder(_deepsign_run(tmp_path / "ds", verification=handmade_policy()))
+    db = tmp_path / "g.db"
+    with open_gallery(db, embedder) as gallery:
+        images = _images(writers, 1)
+        gallery.enrol("w1", images[:2], sources=["a.png", "b.png"])
+        two = gallery.verify("w1", images[5])
+        assert two["threshold_used"] == "global" and two["writer"] is None
+        assert two["operating_point"] == "eer" and two["references"] == 2
+        assert two["distance_threshold"] == 0.75 and "at least 3 references" in two["notes"][0]
+        gallery.enrol("w1", images[2:3])
+        record = gallery.writer_record("w1")
+        assert record["references"] == 3 and record["spread"] > 0
+        assert set(record["writer_thresholds"]) == {"accuracy", "eer", "far=0.01"}
+        three = gallery.verify("w1", images[5], operating_point="far=0.01")
+        assert three["threshold_used"] == "writer" and three["references"] == 3
+        expected = 0.4 + 0.5 * (record["spread"] - 0.3)  # offset rule, strength 0.5
+        assert three["writer"]["threshold"] == pytest.approx(max(expected, 0.0))
+        assert three["distance_threshold"] == three["writer"]["threshold"]
+        assert three["global"]["threshold"] == 0.4
+        assert three["decision"] == three["writer"]["decision"]
+        assert three["far"] == 0.02 and three["frr"] == 0.05 and 0 < three["p_genuine"] < 1
+        assert (three["similarity"] >= three["threshold"]) == (three["decision"] == "accept")
+        json.dumps(three)
+        manual = gallery.verify("w1", images[5], threshold=0.0)
+        assert manual["decision"] == "accept" and manual["threshold_used"] == "manual"
+        with pytest.raises(InkfaceError, match="available"):
+            gallery.verify("w1", images[5], operating_point="frr=0.3")
+        with pytest.raises(InkfaceError, match="source names"):
+            gallery.enrol("w2", images[:2], sources=["only-one.png"])
+    with sqlite3.connect(db) as con:
+        sources = [r[0] for r in con.execute("SELECT source FROM refs ORDER BY id")]
+        assert sources[:2] == ["a.png", "b.png"] and sources[2].endswith(".png")
+        # A gallery from before writer thresholds: no stats table; computed when needed.
+        con.execute("DROP TABLE writer_stats")
+    with open_gallery(db, embedder, create=False) as gallery:
+        old = gallery.verify("w1", images[5], operating_point="far=0.01")
+        assert old["threshold_used"] == "writer" and "computed now" in old["notes"][-1]
+        assert old["writer"]["threshold"] == pytest.approx(three["writer"]["threshold"])
+
+
+def test_gallery_verify_keeps_the_old_rule_without_a_policy(writers: Path, tmp_path: Path) -> None:
+    embedder = load_embedder(_deepsign_run(tmp_path / "old"))  # trained before the policy
+    with open_gallery(tmp_path / "g.db", embedder) as gallery:
+        gallery.enrol("w1", _images(writers, 1)[:3])
+        result = gallery.verify("w1", _images(writers, 1)[4])
+        assert result["rule"] == "min" and result["operating_point"] is None
+        assert result["threshold"] == 0.5 and result["writer"] is None
+        assert result["distance"] == pytest.approx(min(result["distances"]))
+        assert gallery.writer_record("w1")["writer_thresholds"] == {}
+
+
 def test_gallery_cli(writers: Path, tmp_path: Path, capsys) -> None:
     run = _siamese_run(tmp_path / "run")
     db = str(tmp_path / "g.db")
@@ -183,6 +245,46 @@ def test_gallery_cli(writers: Path, tmp_path: Path, capsys) -> None:
     assert len(json.loads(capsys.readouterr().out)["writers"]) == 2
     assert main(["gallery", "identify", *base, str(tmp_path / "missing.png")]) == 2
     assert "missing.png" in capsys.readouterr().err
+    verify = ["gallery", "verify", *base, "--writer", "w2", str(_images(writers, 2)[4])]
+    assert main(verify) == 0
+    assert json.loads(capsys.readouterr().out)["decision"] in {"accept", "reject"}
+    assert main([*verify, "--operating-point", "eer"]) == 2  # a Siamese run has none
+    assert "stores no operating points" in capsys.readouterr().err
+
+
+def test_gallery_cli_operating_points(writers: Path, tmp_path: Path, capsys) -> None:
+    run = _deepsign_run(tmp_path / "ds", verification=handmade_policy())
+    base = ["--gallery", str(tmp_path / "g.db"), "--run", str(run)]
+    images = [str(p) for p in _images(writers, 3)[:3]]
+    assert main(["gallery", "enrol", *base, "--writer", "w3", *images]) == 0
+    enrolled = json.loads(capsys.readouterr().out)
+    assert enrolled["added"] == 3 and enrolled["writer"] == "w3"
+    assert set(enrolled["writer_thresholds"]) == {"accuracy", "eer", "far=0.01"}
+    question = str(_images(writers, 3)[5])
+    assert (
+        main(
+            [
+                "gallery",
+                "verify",
+                *base,
+                "--writer",
+                "w3",
+                question,
+                "--operating-point",
+                "far=0.01",
+            ]
+        )
+        == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert out["operating_point"] == "far=0.01" and out["threshold_used"] == "writer"
+    assert (
+        main(
+            ["gallery", "verify", *base, "--writer", "w3", question, "--operating-point", "far=0.3"]
+        )
+        == 2
+    )
+    assert "available" in capsys.readouterr().err
 
 
 @pytest.mark.slow

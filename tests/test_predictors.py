@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from verification_policies import handmade_policy
 
 import inkface
 from inkface.core.errors import InkfaceError
@@ -123,6 +124,45 @@ def test_verifier_predicts_cases(tmp_path: Path, signatures: list[Path]) -> None
         predictor.predict([{"references": [signatures[0]]}])
     with pytest.raises(InkfaceError, match="verification case"):
         predictor.predict([signatures[0]])
+    # A run from before operating points: its one threshold, named, with a note.
+    assert rows[0]["operating_point"] == "accuracy" and rows[0]["p_genuine"] is None
+    assert "before operating points" in rows[0]["notes"][0]
+
+
+def test_verifier_decides_at_an_operating_point(tmp_path: Path, signatures: list[Path]) -> None:
+    run = _signature_run(
+        tmp_path / "ds", "deepsign", "signature-verification", verification=handmade_policy()
+    )
+    predictor = load_predictor(run)
+    assert isinstance(predictor, Verifier)
+    refs, questioned = signatures[:3], signatures[3]
+    (row,) = _json_ready([predictor.verify(refs, questioned)])
+    assert (row["operating_point"], row["k"], row["k_threshold"], row["rule"]) == (
+        "eer",
+        3,
+        3,
+        "mean",
+    )
+    assert row["threshold"] == 0.8 and row["far"] == 0.03 and row["frr"] == 0.1
+    assert row["decision"] == ("genuine" if row["distance"] <= 0.8 else "forged")
+    assert row["distance"] == pytest.approx(np.mean(row["distances"]))
+    assert 0 < row["p_genuine"] < 1 and row["notes"] == []
+    strict = predictor.verify(refs[:1], questioned, operating_point="FAR=1%")
+    assert (strict.operating_point, strict.threshold, strict.k) == ("far=0.01", 0.3, 1)
+    more = predictor.verify([*refs, signatures[4]], questioned)
+    assert more.k == 4 and more.k_threshold == 3 and "up to 3 references" in more.notes[0]
+    with pytest.raises(InkfaceError, match=r"available: accuracy, eer, far=0\.01"):
+        predictor.verify(refs, questioned, operating_point="frr=0.05")
+    case = {"references": refs, "questioned": questioned, "operating_point": "accuracy"}
+    assert predictor.predict([case])[0].threshold == 0.6
+    described = predictor.describe()
+    assert set(described) >= DESCRIBE_KEYS | {"operating_points", "default_operating_point"}
+    assert described["operating_points"]["far=0.01"] == {"threshold": 0.3, "far": 0.01, "frr": 0.1}
+    meta = json.loads((run / "meta.json").read_text())
+    meta["verification"]["combination"]["rule"] = "vote"
+    (run / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(InkfaceError, match="malformed verification policy"):
+        load_predictor(run)
 
 
 def test_writer_cnn_ranks_its_writers(tmp_path: Path, signatures: list[Path]) -> None:

@@ -43,7 +43,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common(verify)
     verify.add_argument("--writer", required=True, help="claimed writer")
     verify.add_argument("image", type=Path)
-    verify.add_argument("--threshold", type=float, default=None)
+    verify.add_argument(
+        "--threshold", type=float, default=None, help="manual similarity threshold (overrides)"
+    )
+    verify.add_argument(
+        "--operating-point",
+        default=None,
+        metavar="POINT",
+        help="accuracy, eer, far=X or frr=X as stored in the run (default: the run's, eer)",
+    )
     verify.set_defaults(func=_verify)
 
 
@@ -62,7 +70,8 @@ def _print(obj: object) -> int:
 def _enrol(args: argparse.Namespace) -> int:
     with _open(args, create=True) as gallery:
         added = gallery.enrol(args.writer, args.images)
-        return _print({"writer": args.writer, "added": added, "gallery": str(args.gallery)})
+        record = gallery.writer_record(args.writer)
+        return _print({"added": added, "gallery": str(args.gallery), **record})
 
 
 def _remove(args: argparse.Namespace) -> int:
@@ -83,4 +92,4 @@ def _identify(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     with _open(args) as gallery:
-        return _print(gallery.verify(args.writer, args.image, args.threshold))
+        return _print(gallery.verify(args.writer, args.image, args.threshold, args.operating_point))

@@ -10,7 +10,18 @@ from inkface.cli.options import parse_roots
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train a Siamese signature verifier from a recipe")
-    parser.add_argument("--recipe", required=True, help="built-in recipe name or YAML file")
+    parser.add_argument(
+        "--recipe",
+        default=None,
+        help="built-in recipe name or YAML file (with --init-from: default finetune-small)",
+    )
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="fine-tune: start from this trained run's weights (same model input, checked)",
+    )
     parser.add_argument(
         "--root",
         action="append",
@@ -32,10 +43,17 @@ def run(args: argparse.Namespace) -> int:
     from inkface.cli.main import quiet_lightning
 
     quiet_lightning()
+    from inkface.core.errors import InkfaceError
+    from inkface.signatures.verification.finetune import finetune_recipe
     from inkface.signatures.verification.recipe import load_recipe
     from inkface.signatures.verification.train import train_verifier
 
-    recipe = load_recipe(args.recipe).with_roots(parse_roots(args.root))
+    if args.recipe is None and args.init_from is None:
+        raise InkfaceError("give --recipe NAME (or --init-from RUN_DIR to fine-tune a run)")
+    recipe = load_recipe(args.recipe) if args.recipe is not None else None
+    if args.init_from is not None:
+        recipe = finetune_recipe(args.init_from, recipe)
+    recipe = recipe.with_roots(parse_roots(args.root))
     overrides = {}
     if args.max_epochs is not None:
         overrides["max_epochs"] = args.max_epochs
@@ -52,6 +70,25 @@ def run(args: argparse.Namespace) -> int:
         resume=not args.no_resume,
         strict=not args.skip_bad,
         progress=not args.quiet,
+        init_from=args.init_from,
     )
     print(f"run folder: {run_dir}\nreport: {run_dir / 'report.html'}")
+    print(_operating_point_line(run_dir))
     return 0
+
+
+def _operating_point_line(run_dir: Path) -> str:
+    """The default operating point with what validation measured there (one reference)."""
+    from inkface.evaluation.operating_points import percent
+    from inkface.evaluation.policy import DecisionPolicy
+    from inkface.models.run import read_meta
+
+    meta = read_meta(run_dir)
+    policy = DecisionPolicy.from_meta(meta.extra, meta.threshold)
+    d = policy.decision(None, 1)
+    return (
+        f"default operating point {d.operating_point}: threshold {d.threshold:.4f} for one "
+        f"reference, validation FAR {percent(d.far)} ({policy.impostors} forgeries), FRR "
+        f"{percent(d.frr)}; stored: {', '.join(policy.operating_points)} for up to "
+        f"{policy.max_references} references (inkface verify --operating-point)"
+    )

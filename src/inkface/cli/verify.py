@@ -1,4 +1,6 @@
-"""``inkface verify``: is the questioned signature by the reference writer? Prints JSON."""
+"""``inkface verify``: is the questioned signature by the reference writer? Prints JSON:
+the decision with its operating point, the threshold for that many references, the
+FAR / FRR validation measured there and a calibrated ``p_genuine``."""
 
 from __future__ import annotations
 
@@ -20,6 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="one or more reference images, then the questioned image last",
     )
     parser.add_argument("--threads", type=int, default=None, help="inference threads")
+    parser.add_argument(
+        "--operating-point",
+        default=None,
+        metavar="POINT",
+        help="accuracy, eer, far=X or frr=X as stored in the run (default: the run's, eer)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -33,6 +41,11 @@ def run(args: argparse.Namespace) -> int:
     predictor = load_predictor(args.run, threads=args.threads)
     if not isinstance(predictor, Verifier):
         raise InkfaceError(f"{args.run}: run is a {predictor.meta.task} model, not a verifier")
-    (result,) = predictor.predict([(args.images[:-1], args.images[-1])])
+    case = {
+        "references": args.images[:-1],
+        "questioned": args.images[-1],
+        "operating_point": args.operating_point,
+    }
+    (result,) = predictor.predict([case])
     print(json.dumps(result.as_dict(), indent=2))
     return 0

@@ -254,3 +254,34 @@ def plot_training_curves(
         ax.legend()
     fig.suptitle("Training curves")
     return _save(fig, path)
+
+
+def plot_reliability(
+    curves: Mapping[str, Mapping[str, Sequence[float | None]]], path: str | os.PathLike[str]
+) -> Path:
+    """Reliability diagram of ``p_genuine``: per bin, the fraction of genuine pairs against
+    the mean prediction (class-balanced; :func:`inkface.evaluation.calibration.reliability`),
+    one line per curve (e.g. per number of references), ECE in the legend."""
+    if not curves:
+        raise InkfaceError("plot_reliability needs at least one curve")
+    fig = _new_figure(5.0, 5.0)
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="perfect")
+    for name, curve in curves.items():
+        points = [
+            (p, o)
+            for p, o in zip(curve["predicted"], curve["observed"], strict=True)
+            if p is not None and o is not None
+        ]
+        if points:
+            x, y = zip(*points, strict=True)
+            ece = float(curve["ece"])  # type: ignore[arg-type]
+            ax.plot(x, y, marker="o", ms=4, label=f"{name} (ECE {ece:.3f})")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("predicted p_genuine")
+    ax.set_ylabel("fraction genuine (even prior odds)")
+    ax.set_title("Reliability of p_genuine (test writers)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
+    return _save(fig, path)

@@ -5,6 +5,11 @@ Each table trains the three towers (SigNet, MobileNetv2, DeepSign) with their re
 evaluates them on every test set, and writes the table in the paper's layout next to the
 paper's numbers, the three models' ROC curves on one plot (Figure 2) and a report.
 Without roots it generates small CEDAR- and BHSig260-layout sets and trains briefly.
+
+Beside the paper's columns (not in the paper): the skilled-forgery EER with one global
+threshold against the EER with user thresholds (each writer's own, sigver's a-posteriori
+measure) for single pairs, and with three references the global threshold against the
+writer thresholds derived from the references at enrolment.
 """
 
 from __future__ import annotations
@@ -19,6 +24,13 @@ from inkface.core.errors import InkfaceError
 from inkface.papers.scaffold import Reproduction, ReproductionRun, cell, markdown_table
 
 METRICS = ("accuracy", "precision", "recall", "auroc")
+# Global vs user thresholds (skilled-forgery EER): column key, header, (block, k).
+EER_COLUMNS = (
+    ("eer_global", "EER global, 1 ref", ("eer_global", "1")),
+    ("eer_user", "EER user thresholds, 1 ref", ("eer_user", "1")),
+    ("eer_global_3refs", "EER global, 3 refs", ("eer_global", "3")),
+    ("eer_writer_3refs", "EER writer thresholds, 3 refs", ("eer_writer_rule", "3")),
+)
 MODEL_LABELS = {"signet": "SigNet", "mobilenetv2": "MobileNetv2", "deepsign": "DeepSign"}
 
 
@@ -147,7 +159,8 @@ def reproduce_table(
         metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
         scores = load_scores(run_dir / "scores.npz")
         for prefix, row_label in table.test_sets:
-            ours = metrics["test_sets"][_find_key(metrics["test_sets"], prefix)]["paper"]
+            block = metrics["test_sets"][_find_key(metrics["test_sets"], prefix)]
+            ours = block["paper"]
             paper = table.paper[(row_label, label)]
             rows.append(
                 {
@@ -155,11 +168,19 @@ def reproduce_table(
                     "model": label,
                     **{m: ours[m] for m in METRICS},
                     **{f"paper_{m}": p for m, p in zip(METRICS, paper, strict=True)},
+                    **eer_columns(block),
                 }
             )
         curves[label] = scores[_find_key(metrics["test_sets"], table.test_sets[-1][0])]
     roc = plot_roc(curves, run.out / "roc_models.png")
     return run.finish(rows, format_table(table, rows), figures=[roc])
+
+
+def eer_columns(block: Mapping[str, Any]) -> dict[str, float | None]:
+    """Global- vs user-threshold EERs of one test set (``metrics.json``'s decision block;
+    absent in runs evaluated before operating points)."""
+    users = (block.get("decision") or {}).get("user_thresholds") or {}
+    return {key: (users.get(name) or {}).get(k) for key, _, (name, k) in EER_COLUMNS}
 
 
 def _find_key(test_sets: Mapping[str, object], prefix: str) -> str:
@@ -182,7 +203,26 @@ def format_table(table: VerificationTable, rows: list[dict[str, Any]]) -> str:
     lines.append(
         "Cells: ours (paper). Genuine and skilled-forgery pairs, threshold from validation."
     )
+    if any("eer_global" in row for row in rows):
+        lines += ["", *eer_table(table, rows)]
     return "\n".join(lines)
+
+
+def eer_table(table: VerificationTable, rows: list[dict[str, Any]]) -> list[str]:
+    """Global vs user thresholds, side by side (skilled-forgery EER on the test writers)."""
+    body = []
+    previous = None
+    for row in rows_in_paper_order(table, rows):
+        test = row["test"] if row["test"] != previous else ""
+        previous = row["test"]
+        body.append([test, row["model"], *(cell(row.get(key)) for key, _, _ in EER_COLUMNS)])
+    head = ["Test database", "Model", *(header for _, header, _ in EER_COLUMNS)]
+    note = (
+        "Global vs user thresholds (not in the paper): skilled-forgery EER with one threshold "
+        "for all writers, with each writer's own (a-posteriori, as sigver reports), and with "
+        "3 references the global threshold vs writer thresholds set from the references."
+    )
+    return [*markdown_table(head, body), "", note]
 
 
 def rows_in_paper_order(table: VerificationTable, rows: list[dict[str, Any]]) -> list:

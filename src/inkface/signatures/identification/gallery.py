@@ -11,6 +11,16 @@ Schema (version 1; ``PRAGMA application_id`` marks the file as an inkface galler
     writers(id INTEGER PRIMARY KEY, name TEXT UNIQUE, created TEXT)
     refs(id INTEGER PRIMARY KEY, writer_id INTEGER REFERENCES writers ON DELETE CASCADE,
          source TEXT, embedding BLOB)                 -- float32 vector
+    writer_stats(writer_id INTEGER PRIMARY KEY REFERENCES writers ON DELETE CASCADE,
+         n_refs INTEGER, spread REAL, rule TEXT, thresholds TEXT, updated TEXT)
+
+``writer_stats`` (added with writer thresholds; created by the first enrolment that
+needs it, so older galleries open unchanged) records, at each enrolment, the spread of
+the writer's references and the writer thresholds derived from it for every operating
+point (:mod:`inkface.signatures.verification.claims`). ``verify`` decides with the
+writer threshold once a writer has three references and reports the global decision
+beside it; a writer enrolled before the table existed gets the spread computed at
+verification, and the answer says so.
 
 Every change runs in one transaction; images are embedded before the transaction
 opens, so a bad image leaves the gallery untouched. Searches read all embeddings into
@@ -30,6 +40,12 @@ from pathlib import Path
 import numpy as np
 
 from inkface.core.errors import InkfaceError
+from inkface.signatures.verification.claims import (
+    claim_policy,
+    decide_claim,
+    writer_spread,
+    writer_thresholds,
+)
 from inkface.signatures.verification.embedder import Embedder, ImageInput
 
 SCHEMA_VERSION = 1
@@ -46,6 +62,16 @@ CREATE TABLE refs (
     embedding BLOB NOT NULL
 );
 CREATE INDEX refs_writer ON refs(writer_id);
+"""
+_STATS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS writer_stats (
+    writer_id INTEGER PRIMARY KEY REFERENCES writers(id) ON DELETE CASCADE,
+    n_refs INTEGER NOT NULL,
+    spread REAL,
+    rule TEXT NOT NULL,
+    thresholds TEXT NOT NULL,
+    updated TEXT NOT NULL
+)
 """
 
 
@@ -76,6 +102,7 @@ class Gallery:
         self.path = path
         self._db = connection
         self.embedder = embedder
+        self.policy = claim_policy(embedder)
         self._matrix: tuple[np.ndarray, np.ndarray, list[str]] | None = None
 
     def close(self) -> None:
@@ -88,11 +115,26 @@ class Gallery:
         self.close()
 
     # -- changes ------------------------------------------------------------------------
-    def enrol(self, writer: str, images: Sequence[ImageInput]) -> int:
-        """Add reference signatures for ``writer`` (created if new); returns their count."""
+    def enrol(
+        self,
+        writer: str,
+        images: Sequence[ImageInput],
+        sources: Sequence[str] | None = None,
+    ) -> int:
+        """Add reference signatures for ``writer`` (created if new); returns their count.
+
+        ``sources`` names each image in the gallery (e.g. uploaded file names) instead of
+        its path (or ``<array>``). The writer's spread and writer thresholds are updated
+        in the same transaction.
+        """
         writer = _check_name(writer)
         if not images:
             raise InkfaceError(f"enrol {writer}: give at least one reference image")
+        if sources is not None and len(sources) != len(images):
+            raise InkfaceError(
+                f"enrol {writer}: {len(sources)} source names for {len(images)} images"
+            )
+        names = [str(s) for s in sources] if sources is not None else [_source(i) for i in images]
         embeddings = self.embedder.embed(list(images))  # fails before any write
         now = _now()
         with self._db:
@@ -105,12 +147,71 @@ class Gallery:
             self._db.executemany(
                 "INSERT INTO refs(writer_id, source, embedding) VALUES (?, ?, ?)",
                 [
-                    (writer_id, _source(im), emb.astype(np.float32).tobytes())
-                    for im, emb in zip(images, embeddings, strict=True)
+                    (writer_id, name, emb.astype(np.float32).tobytes())
+                    for name, emb in zip(names, embeddings, strict=True)
                 ],
             )
+            if self.policy is not None:
+                self._store_stats(writer_id, now)
         self._matrix = None
         return len(images)
+
+    def _references(self, writer_id: int) -> np.ndarray:
+        rows = self._db.execute(
+            "SELECT embedding FROM refs WHERE writer_id = ? ORDER BY id", (writer_id,)
+        ).fetchall()
+        return np.stack([np.frombuffer(e, dtype=np.float32) for (e,) in rows])
+
+    def _store_stats(self, writer_id: int, now: str) -> None:
+        """Record the writer's spread and writer thresholds (inside the caller's
+        transaction)."""
+        refs = self._references(writer_id)
+        spread = writer_spread(refs, self.policy)
+        thresholds = writer_thresholds(self.policy, len(refs), spread)
+        self._db.execute(_STATS_SCHEMA)
+        self._db.execute(
+            "INSERT OR REPLACE INTO writer_stats VALUES (?, ?, ?, ?, ?, ?)",
+            (writer_id, len(refs), spread, self.policy.rule, json.dumps(thresholds), now),
+        )
+
+    def writer_record(self, writer: str) -> dict[str, object]:
+        """A writer's references count, spread and writer thresholds per operating point
+        (as stored at enrolment; computed now for writers enrolled before they were)."""
+        writer_id = self._writer_id(writer)
+        stored = self._stats(writer_id)
+        if stored is None:
+            refs = self._references(writer_id)
+            spread = writer_spread(refs, self.policy)
+            stored = (len(refs), spread, writer_thresholds(self.policy, len(refs), spread))
+        n_refs, spread, thresholds = stored
+        return {
+            "writer": writer,
+            "references": n_refs,
+            "spread": spread,
+            "writer_thresholds": thresholds,
+            "min_references": None if self.policy is None else self.policy.min_writer_references,
+        }
+
+    def _writer_id(self, writer: str) -> int:
+        row = self._db.execute("SELECT id FROM writers WHERE name = ?", (writer,)).fetchone()
+        if row is None:
+            raise InkfaceError(f"{self.path}: no enrolled writer named {writer!r}")
+        return int(row[0])
+
+    def _stats(self, writer_id: int) -> tuple[int, float | None, dict] | None:
+        """Stored (n_refs, spread, thresholds) if current for this run's rule, else None."""
+        if self.policy is None:
+            return None
+        try:
+            row = self._db.execute(
+                "SELECT n_refs, spread, rule, thresholds FROM writer_stats WHERE writer_id = ?",
+                (writer_id,),
+            ).fetchone()
+        except sqlite3.OperationalError:  # a gallery from before writer thresholds
+            return None
+        if row is None or row[2] != self.policy.rule:
+            return None
+        return int(row[0]), None if row[1] is None else float(row[1]), json.loads(row[3])
 
     def remove(self, writer: str) -> int:
         """Delete a writer and their references; returns how many references went."""
@@ -173,22 +274,43 @@ class Gallery:
         decision = candidates[0].writer if candidates[0].similarity >= limit else UNKNOWN
         return Identification(_source(questioned), candidates, decision, limit)
 
-    def verify(self, claimed: str, questioned: ImageInput, threshold: float | None = None) -> dict:
-        """Is ``questioned`` by ``claimed``? Compared with that writer's references only."""
-        best, names = self.scores(questioned)
-        if claimed not in names:
-            raise InkfaceError(f"{self.path}: no enrolled writer named {claimed!r}")
-        distance = float(best[names.index(claimed)])
-        similarity = float(self.embedder.similarity(distance))
-        limit = self.embedder.threshold_similarity if threshold is None else float(threshold)
-        return {
-            "claimed": claimed,
-            "questioned": _source(questioned),
-            "distance": distance,
-            "similarity": similarity,
-            "threshold": limit,
-            "decision": "accept" if similarity >= limit else "reject",
-        }
+    def verify(
+        self,
+        claimed: str,
+        questioned: ImageInput,
+        threshold: float | None = None,
+        operating_point: str | None = None,
+    ) -> dict:
+        """Is ``questioned`` by ``claimed``? Compared with that writer's references only.
+
+        Decided at ``operating_point`` (None: the run's default) with the writer's own
+        threshold when they have enough references, the global one otherwise; both are
+        reported. ``threshold`` (a similarity) overrides both, as before.
+        """
+        writer_id = self._writer_id(claimed)
+        if self.policy is not None:
+            self.policy.resolve(operating_point)  # an unknown point fails before embedding
+        elif operating_point is not None:
+            raise InkfaceError(
+                f"operating point {operating_point!r}: this run stores no operating points "
+                "(the similarity threshold decides; give --threshold to change it)"
+            )
+        refs = self._references(writer_id)
+        query = self.embedder.embed([questioned])[0]
+        stored = self._stats(writer_id)
+        notes = []
+        spread = None
+        if stored is not None and stored[0] == len(refs):
+            spread = stored[1]
+        elif self.policy is not None and len(refs) >= self.policy.min_writer_references:
+            spread = writer_spread(refs, self.policy)
+            notes.append("writer spread computed now (enrolled before it was recorded)")
+        limit = None if threshold is None else float(threshold)
+        decided = decide_claim(
+            self.embedder, self.policy, refs, query, operating_point, spread, limit
+        )
+        decided["notes"] = [*decided["notes"], *notes]
+        return {"claimed": claimed, "questioned": _source(questioned), **decided}
 
 
 def _now() -> str:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from inkface.core.errors import InkfaceError
 from inkface.core.recipe import (
     ModelConfig,
     OptimizerConfig,
@@ -16,6 +17,11 @@ from inkface.core.recipe import (
     builtin_names,
     load_recipe_file,
     recipe_folder,
+)
+from inkface.evaluation.operating_points import (
+    DEFAULT_OPERATING_POINT,
+    DEFAULT_OPERATING_POINTS,
+    canonical_name,
 )
 
 
@@ -50,6 +56,29 @@ class TrainingConfig(StrictConfig):
 class EvaluationConfig(StrictConfig):
     bootstrap: int = Field(1000, ge=0)
     confidence: float = Field(0.95, gt=0, lt=1)
+    # Operating points fixed on validation and stored in meta.json (accuracy, eer,
+    # far=X, frr=X); ``inkface verify --operating-point`` picks one, default below.
+    operating_points: list[str] = Field(default_factory=lambda: list(DEFAULT_OPERATING_POINTS))
+    default_operating_point: str = DEFAULT_OPERATING_POINT
+
+    @field_validator("operating_points")
+    @classmethod
+    def _known_points(cls, names: list[str]) -> list[str]:
+        try:
+            canonical = [canonical_name(n) for n in names]
+        except InkfaceError as exc:
+            raise ValueError(str(exc)) from None
+        if not canonical:
+            raise ValueError("give at least one operating point")
+        return list(dict.fromkeys(canonical))
+
+    @field_validator("default_operating_point")
+    @classmethod
+    def _known_default(cls, name: str) -> str:
+        try:
+            return canonical_name(name)
+        except InkfaceError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class Recipe(RecipeBase):

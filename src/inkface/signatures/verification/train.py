@@ -5,6 +5,11 @@ their preprocessed images, split writers and form pairs, fit with Lightning (pro
 bar, checkpoints, early stopping on validation accuracy, resume), then evaluate on
 the test sets and write ``model.pt``, ``meta.json``, ``metrics.json``, figures and
 ``report.html``.
+
+``init_from`` (``inkface train --init-from RUN``) starts from a trained run's tower
+weights instead of random ones (:mod:`inkface.signatures.verification.finetune`); the
+weights are loaded into the module before :func:`~inkface.training.fit.fit`, so a resumed
+fine-tuning run continues from its own checkpoint as any other run.
 """
 
 from __future__ import annotations
@@ -14,11 +19,14 @@ from pathlib import Path
 import lightning as L
 
 from inkface.core.atomic import atomic_open
+from inkface.evaluation.policy import POLICY_KEY
+from inkface.evaluation.policy_fit import PolicySettings
 from inkface.models import model_info
 from inkface.models.run import RunMeta, save_run_model
 from inkface.signatures.data.pairs import RANDOM
 from inkface.signatures.verification.data import prepare_data
 from inkface.signatures.verification.evaluate import evaluate_verifier
+from inkface.signatures.verification.finetune import load_source_tower
 from inkface.signatures.verification.module import SiameseModule
 from inkface.signatures.verification.pair_batches import pair_loader
 from inkface.signatures.verification.recipe import Recipe
@@ -34,10 +42,13 @@ def train_verifier(
     resume: bool = True,
     strict: bool = True,
     progress: bool = True,
+    init_from: str | Path | None = None,
 ) -> Path:
     """Train, evaluate and save a verifier; returns the run folder.
 
     An interrupted run resumes from ``checkpoints/last.ckpt`` when ``resume`` is true.
+    ``init_from``: a trained verification run whose tower weights training starts from
+    (same architecture, input size and preprocessing style, checked).
     """
     run_dir = Path(out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -51,6 +62,11 @@ def train_verifier(
         recipe.optimizer.model_dump(),
         recipe.training.margin,
     )
+    source_tower, source = None, None
+    if init_from is not None:
+        style = data.plan.datasets[0].style
+        source_tower, source = load_source_tower(init_from, recipe, data.input_size, style)
+        module.tower.load_state_dict(source_tower.state_dict())
     train_pairs = data.plan.pairs["train"]
     if not recipe.data.random_forgeries_in_training:
         train_pairs = train_pairs.select(train_pairs.kinds != RANDOM)
@@ -87,6 +103,12 @@ def train_verifier(
         n_boot=recipe.evaluation.bootstrap,
         level=recipe.evaluation.confidence,
         seed=recipe.data.seed,
+        settings=PolicySettings(
+            operating_points=tuple(recipe.evaluation.operating_points),
+            default=recipe.evaluation.default_operating_point,
+        ),
+        baseline=source_tower,
+        progress=progress,
     )
     spec = model_info(recipe.model.name)
     meta = RunMeta(
@@ -104,6 +126,8 @@ def train_verifier(
             "trained_on": [d.summary() for d in data.plan.datasets],
             "best_val_accuracy": fitted.best_score,
             "epochs_trained": fitted.epochs,
+            POLICY_KEY: metrics["decision_policy"],
+            **({"init_from": source} if source else {}),
         },
     )
     save_run_model(run_dir, tower, meta)

@@ -165,6 +165,9 @@ def test_fit_is_quiet_and_logs_one_line_per_epoch(tmp_path: Path, capfd) -> None
     # a command's JSON), no banners, tips or deprecation warnings.
     assert out == "" and len(err.splitlines()) == 2, err
     assert err.startswith("epoch 1/2: ") and "\nepoch 2/2: " in err and "val_accuracy 0.5" in err
+    for line in err.splitlines():  # each metric once (``x`` and ``x_epoch`` are one)
+        names = [part.split()[0] for part in line.split(": ", 1)[1].split(", ")]
+        assert len(names) == len(set(names)), line
     assert not [w for w in caught if "LeafSpec" in str(w.message)]
     _fit(_Scripted([0.5, 0.6]), tmp_path / "quiet", max_epochs=2, progress=False)
     assert capfd.readouterr() == ("", "")

@@ -43,6 +43,7 @@ from inkface.core.atomic import atomic_path, check_output_path
 from inkface.core.cache_cleanup import in_worker, owner_tag, remove_stale, unwind_on_sigterm
 from inkface.core.errors import ImageError, InkfaceError
 from inkface.core.parallel import process_pool
+from inkface.core.progress import show_bars
 
 FORMAT = 1  # layout of the .npy + .json pair; part of every key
 _RESERVED = frozenset(
@@ -142,7 +143,7 @@ def load_or_build(
         cached = _open(array_file, key, shape)
         if cached is not None:
             return cached
-    bar = tqdm(total=len(jobs), desc=desc, unit="img", disable=not progress)
+    bar = tqdm(total=len(jobs), desc=desc, unit="img", disable=not show_bars(progress))
     outcomes = _outcomes(jobs, work, workers, chunk_size)
     with unwind_on_sigterm(), bar, contextlib.closing(outcomes):
         if array_file is None:

@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 from inkface.core.errors import InkfaceError
 from inkface.core.images import is_image_file, list_images
+from inkface.core.progress import show_bars
 from inkface.runtime.onnx_session import OnnxBackend
 from inkface.runtime.predictor import Predictor
 
@@ -57,7 +58,9 @@ class FolderCalibrationReader(CalibrationDataReader):
 
     def _generate(self) -> Iterator[dict[str, np.ndarray]]:
         starts = range(0, len(self.paths), BATCH)
-        for start in tqdm(starts, desc="calibration", unit="batch", disable=not self.progress):
+        for start in tqdm(
+            starts, desc="calibration", unit="batch", disable=not show_bars(self.progress)
+        ):
             yield {self.input_name: self.prepare(self.paths[start : start + BATCH])}
 
     def get_next(self) -> dict[str, np.ndarray] | None:

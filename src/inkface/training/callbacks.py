@@ -53,10 +53,14 @@ class EpochSummary(L.Callback):
         self.stream = stream
 
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        values = []
+        found: dict[str, float] = {}
         for key, value in sorted(trainer.callback_metrics.items()):
             if not key.endswith("_step") and value.numel() == 1:
-                values.append(f"{key.removesuffix('_epoch')} {float(value):.4g}")
+                # ``x`` and ``x_epoch`` are one metric: show it once, the epoch mean winning.
+                name = key.removesuffix("_epoch")
+                if key.endswith("_epoch") or name not in found:
+                    found[name] = float(value)
+        values = [f"{name} {value:.4g}" for name, value in found.items()]
         total = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else "?"
         line = f"epoch {trainer.current_epoch + 1}/{total}: {', '.join(values)}"
         print(line if values else line.rstrip(": "), file=self.stream, flush=True)

@@ -28,6 +28,7 @@ from tqdm import tqdm
 from inkface.core.atomic import atomic_open, atomic_path, check_output_path
 from inkface.core.errors import InkfaceError
 from inkface.core.paths import opencv_path
+from inkface.core.progress import show_bars
 from inkface.faces.classification.classifier import TASK, FaceClassifier, load_face_classifier
 from inkface.faces.detection.detectors import FaceDetector, auto_detector_name, get_detector
 from inkface.faces.pipeline.face_pipeline import FacePipeline
@@ -276,7 +277,13 @@ def _run(
         if total is not None and max_frames is not None:
             total = min(total, max_frames)
         bar = sinks.enter_context(
-            tqdm(total=total, disable=not progress, unit="frame", desc="analyze", leave=False)
+            tqdm(
+                total=total,
+                disable=not show_bars(progress),
+                unit="frame",
+                desc="analyze",
+                leave=False,
+            )
         )
         runner = sinks.enter_context(FrameRunner(pipeline, frames, budget, in_flight, max_frames))
         for job in runner:

@@ -27,6 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from inkface.core.atomic import atomic_path, write_json
+from inkface.core.progress import show_bars
 from inkface.evaluation.bootstrap import evaluate
 from inkface.evaluation.multi_reference import EmbeddedImages
 from inkface.evaluation.plots import (
@@ -68,7 +69,10 @@ def embed_rows(
     device = next(tower.parameters()).device
     chunks = []
     for start in tqdm(
-        range(0, len(rows), batch_size), desc="embedding", unit="batch", disable=not progress
+        range(0, len(rows), batch_size),
+        desc="embedding",
+        unit="batch",
+        disable=not show_bars(progress),
     ):
         images = torch.from_numpy(bank.take(rows[start : start + batch_size])).unsqueeze(1)
         chunks.append(tower(images.to(device).float().div_(255.0)).cpu().numpy())

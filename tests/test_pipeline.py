@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from deadline import within
 
 from inkface.cli import main as cli_main
 from inkface.core.errors import InkfaceError
@@ -220,25 +221,6 @@ def test_analyze_cli(wired: None, data: dict[str, Path], tmp_path: Path, capsys)
     assert cli_main.main(["analyze", str(data["video"]), "--head", "oops"]) == 2
 
 
-def _within(fn, seconds: float = 60.0):
-    """``fn()`` in a thread; fail instead of hanging when it has not returned in time."""
-    out: dict = {}
-
-    def target() -> None:
-        try:
-            out["value"] = fn()
-        except BaseException as exc:  # handed to the test
-            out["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"analyze still running after {seconds} s (hang)"
-    if "error" in out:
-        raise out["error"]
-    return out["value"]
-
-
 def _without_timings(records: list[dict]) -> list[dict]:
     return [{k: v for k, v in r.items() if k != "timings_ms"} for r in records]
 
@@ -249,7 +231,7 @@ def test_overlapped_stages_give_the_sequential_results(
     runs = {}
     for name, threads in (("sequential", 1), ("overlapped", 2)):
         jsonl = tmp_path / f"{name}.jsonl"
-        summary = _within(lambda t=threads, j=jsonl: analyze(
+        summary = within(lambda t=threads, j=jsonl: analyze(
             data["video"], {"smile": data["smile"]}, out_jsonl=j, detect_every=2,
             threads=t, backend="torch", progress=False))  # fmt: skip
         assert summary.threads["overlap"] == (threads > 1) and summary.dropped == 0
@@ -285,12 +267,12 @@ def test_live_source_drops_frames_and_counts_them(data: dict[str, Path]) -> None
     head.backend = slow  # type: ignore[assignment]
     image = cv2.imread(str(data["scenes"] / "frame_0001.jpg"))
     source = _LiveFrames(image, 40)
-    summary = _within(lambda: analyze(source, {"smile": head}, threads=2, progress=False))
+    summary = within(lambda: analyze(source, {"smile": head}, threads=2, progress=False))
     assert source.produced == 40 and summary.dropped > 0
     assert summary.frames + summary.dropped == 40
     assert any("dropped" in n for n in summary.notes)
     # A file is never dropped from, however slow the heads.
-    summary = _within(lambda: analyze(data["video"], {"smile": head}, threads=2, progress=False))
+    summary = within(lambda: analyze(data["video"], {"smile": head}, threads=2, progress=False))
     assert summary.frames == FRAMES and summary.dropped == 0
 
 
@@ -309,7 +291,7 @@ def test_detector_failure_stops_the_run_cleanly(data: dict[str, Path], tmp_path:
             return haar.detect(image)
 
     with pytest.raises(RuntimeError, match="detector died"):
-        _within(lambda: analyze(data["video"], {"smile": data["smile"]}, detector=Flaky(),
+        within(lambda: analyze(data["video"], {"smile": data["smile"]}, detector=Flaky(),
                                 out_video=tmp_path / "x.mp4", out_jsonl=tmp_path / "x.jsonl",
                                 threads=2, progress=False))  # fmt: skip
     assert list(tmp_path.iterdir()) == []

@@ -7,12 +7,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from deadline import within
 
 from inkface.core.errors import InkfaceError
 from inkface.faces.pipeline.face_pipeline import ScaledDetector
@@ -24,27 +24,6 @@ from inkface.faces.pipeline.threads import (
     usable_cores,
 )
 from inkface.faces.types import Face
-
-LIMIT_S = 20.0
-
-
-def within(fn: Callable[[], Any], seconds: float = LIMIT_S) -> Any:
-    """``fn()`` in a thread; fail if it has not returned after ``seconds``."""
-    out: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            out["value"] = fn()
-        except BaseException as exc:  # handed to the test
-            out["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"still running after {seconds} s (hang)"
-    if "error" in out:
-        raise out["error"]
-    return out["value"]
 
 
 def _jitter(k: int) -> None:

@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 	fi; \
 	echo "$(PIP_INSTALL) $$extra \"$(TORCH_SPEC)\""; \
 	$(PIP_INSTALL) $$extra "$(TORCH_SPEC)"
-	$(PIP_INSTALL) -e ".[dev]"
+	$(PIP_INSTALL) -e ".[dev,ray]"
 	touch $(STAMP)
 
 test: $(STAMP)

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "inkface.cli.gallery",
     "inkface.cli.export",
     "inkface.cli.analyze",
+    "inkface.cli.batch",
     "inkface.cli.bench",
     "inkface.cli.models_fetch",
     "inkface.cli.serve",

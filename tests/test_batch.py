@@ -308,6 +308,10 @@ def test_batch_predictor_pickles_small_and_takes_ray_and_pandas_batches(
         (["--out", "{tmp}/r.parquet", "--every-n-frames", "0"], "every_n_frames"),
         (["--out", "{tmp}/r.parquet", "--engine", "ray", "--gpus-per-worker", "-1"], "gpus"),
         (["--out", "{tmp}/r.parquet", "--run", "sig={verifier}"], "scored alone"),
+        (
+            ["--out", "{tmp}/r.parquet", "--engine", "ray", "--ray-address", "127.0.0.1:1"],
+            "answers",
+        ),
     ],
 )
 def test_bad_settings_are_one_line_errors_before_any_work(

@@ -84,16 +84,17 @@ def predict(
     result.inputs, result.skipped = len(todo) + skipped, skipped
     start = time.perf_counter()
     if todo:
-        writer = PartWriter(target, predictor.schema)
         if engine == "ray":
             tables = run_ray(predictor, todo, batch_size, workers, ray_address, gpus_per_worker)
         else:
             tables = run_local(predictor, todo, batch_size, workers)
-        bar = tqdm(total=len(todo), unit="input", disable=not show_bars(progress))
-        with bar:
+        writer: PartWriter | None = None  # the parts folder appears with the first rows
+        with tqdm(total=len(todo), unit="input", disable=not show_bars(progress)) as bar:
             for table in tables:
+                writer = writer or PartWriter(target, predictor.schema)
                 writer.write(table)
                 bar.update(_inputs_in(table))
+        if writer is not None:
             writer.flush()
     result.scored = len(todo)
     result.seconds = round(time.perf_counter() - start, 3)

@@ -20,8 +20,10 @@ import collections
 import functools
 import logging
 import os
+import socket
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 
@@ -33,6 +35,7 @@ from inkface.core.parallel import process_pool
 Engine = Literal["local", "ray"]
 ENGINES: tuple[Engine, ...] = ("local", "ray")
 RAY_EXTRA = "pip install 'inkface[ray]'"
+CONNECT_TIMEOUT_S = 5.0
 
 
 def chunks(inputs: Sequence[BatchInput], size: int) -> Iterator[list[BatchInput]]:
@@ -119,6 +122,7 @@ def _init_ray(ray: Any, address: str | None, workers: int) -> None:
         "logging_level": "ERROR",
     }
     if address:
+        _check_reachable(address)
         options["address"] = address
     else:
         options["num_cpus"] = max(workers + 1, 2)  # the actors plus the driver's reads
@@ -126,3 +130,22 @@ def _init_ray(ray: Any, address: str | None, workers: int) -> None:
         ray.init(**options)
     except ConnectionError as exc:
         raise InkfaceError(f"--ray-address {address}: cannot connect ({exc})") from None
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse an address nothing listens on at once: Ray itself retries for minutes."""
+    if address == "auto":
+        return
+    parsed = urlsplit(address if "://" in address else f"ray://{address}")
+    try:
+        host, port = parsed.hostname, parsed.port
+    except ValueError:
+        host, port = None, None
+    if not host or not port:
+        raise InkfaceError(f"--ray-address {address}: expected HOST:PORT, ray://HOST:PORT or auto")
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise InkfaceError(
+            f"--ray-address {address}: nothing answers there ({exc.strerror or exc})"
+        ) from None

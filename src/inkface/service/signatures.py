@@ -20,6 +20,7 @@ from inkface.core.errors import InkfaceError
 from inkface.service.errors import ApiError
 from inkface.service.uploads import Upload
 from inkface.signatures.identification.gallery import Gallery, open_gallery
+from inkface.signatures.identification.gallery_store import GalleryLockedError
 from inkface.signatures.identification.predictor import WriterClassifier
 from inkface.signatures.verification.embedder import Embedder
 from inkface.signatures.verification.verifier import Verifier
@@ -98,6 +99,8 @@ class GalleryDesk:
         assert gallery is not None
         try:
             return gallery.enrol(writer, images)
+        except GalleryLockedError as exc:  # another process is changing the file
+            raise ApiError(503, str(exc), headers={"Retry-After": "1"}) from None
         except InkfaceError as exc:
             raise ApiError(422, str(exc)) from None
 
@@ -106,7 +109,10 @@ class GalleryDesk:
         if writer not in self._names(gallery):
             raise ApiError(404, f"writer: no enrolled writer named {writer!r}")
         assert gallery is not None
-        return gallery.remove(writer)
+        try:
+            return gallery.remove(writer)
+        except GalleryLockedError as exc:
+            raise ApiError(503, str(exc), headers={"Retry-After": "1"}) from None
 
     def identify(self, upload: Upload, top_k: int) -> dict[str, Any]:
         gallery = self._open(create=False)

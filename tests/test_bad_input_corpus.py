@@ -532,126 +532,7 @@ CASES = _cases()
 
 # --- known failures: each in a file being edited by someone else, with its fix ----------
 
-GALLERY_ROWS = (
-    "gallery.py trusts the gallery's rows: a corrupt meta.model_identity raises "
-    "JSONDecodeError in _check_existing, a blob of the wrong length or dimension fails in "
-    "np.frombuffer / reshape / np.stack, NaN blobs and orphan refs (writer_id not in writers) "
-    "pass silently or KeyError in _load, a corrupt writer_stats.thresholds raises in _stats. "
-    "Fix (signatures/identification/gallery.py _check_existing): json.loads model_identity in "
-    "try/except ValueError; one pass over SELECT r.id, r.writer_id, w.id, r.embedding FROM "
-    "refs r LEFT JOIN writers w ON w.id = r.writer_id refusing, as one InkfaceError naming "
-    "the gallery and the ref id, a blob whose length is not the same positive multiple of 4 "
-    "as the others, non-finite values and a missing writer; json.loads every "
-    "writer_stats.thresholds in try/except"
-)
-GALLERY_LINK = (
-    "open_gallery(create=True) lets sqlite create the target of a dangling link. Fix "
-    "(gallery.py open_gallery): an existing path must pass core.input_gate.check_input_file, "
-    "a new one core.atomic.check_output_path(path, 'gallery')"
-)
-GALLERY_EARLY_FILE = (
-    "open_gallery creates the new gallery file before Gallery.__init__ builds the claim "
-    "policy, which fails on the run's malformed policy: an empty gallery is left. Fix "
-    "(gallery.py open_gallery): call claim_policy(embedder) before sqlite3.connect, or "
-    "unlink the file it created when construction fails"
-)
-GALLERY_LOCKED = (
-    "Gallery.enrol waits sqlite's 5 s busy timeout, then sqlite3.OperationalError "
-    "'database is locked' escapes. Fix (gallery.py enrol/remove and open_gallery): catch "
-    "sqlite3.OperationalError and raise InkfaceError(f'{path}: gallery is locked by another "
-    "process; try again')"
-)
-GALLERY_OPTIONS = (
-    "cli/gallery.py passes --top-k 0 / -1 (silently made 1 by Gallery.identify) and a NaN "
-    "--threshold (every comparison false) through. Fix (cli/gallery.py _identify / _verify): "
-    "refuse --top-k < 1 and a --threshold that is not finite in [0, 1], naming the flag, "
-    "before the gallery is opened"
-)
-POLICY_NAMELESS = (
-    "evaluation/policy.py DecisionPolicy raises 'meta.json: malformed verification policy' "
-    "without the run's path. Fix: DecisionPolicy.from_meta(extra, threshold, source) names "
-    "source; load_verifier (signatures/verification/verifier.py) and claims.claim_policy "
-    "pass run_dir / 'meta.json'"
-)
-INIT_FROM_LATE = (
-    "train --init-from reads only the run's meta.json before the data is cached; model.pt "
-    "and its decision policy are read at training start (cache files left behind; a "
-    "malformed policy raises inside Lightning). Fix (signatures/verification/finetune.py "
-    "finetune_recipe): load_run_model(init_from) and DecisionPolicy.from_meta(...) before "
-    "any data is prepared"
-)
-TRAIN_RECIPE_FIRST = (
-    "train_verifier writes <out>/recipe.yaml before the datasets are read, so a bad --root "
-    "leaves it behind. Fix (signatures/verification/train.py train_verifier): write "
-    "recipe.yaml once the data is prepared (folders created after data loads, as train-face)"
-)
-TRAIN_OUT = (
-    "--out that is a file, under a file, a dangling link or a device reaches "
-    "run_dir.mkdir: FileExistsError / NotADirectoryError traceback. Fix: "
-    "core.atomic.check_output_path(out, '--out', folder=True) first, in cli/train.py run() "
-    "and in training/run_folder.py plan_run (train-face, train-id)"
-)
-TRAIN_EPOCHS = (
-    "cli/train.py checks --max-epochs 0 / -2 only when the recipe is copied, after caches "
-    "and recipe.yaml are written. Fix (cli/train.py run): check_count('--max-epochs', "
-    "args.max_epochs) first, as cli/train_face.py does"
-)
-ANALYZE_LONG_NAME = (
-    "faces/pipeline/analyze.py _single_image (Path.is_dir) and sources.open_source "
-    "(Path.exists) raise OSError ENAMETOOLONG. Fix: stat the source in try/except OSError "
-    "and raise InkfaceError(f'{path}: source cannot be read ({exc.strerror})')"
-)
-GALLERY_ROW_KINDS = (
-    "corrupt identity JSON",
-    "blob of the wrong length",
-    "blob of the wrong dimension",
-    "NaN blob",
-    "orphan reference",
-    "corrupt writer thresholds",
-)
-BAD_RUN_WEIGHTS = (
-    "meta.json bogus model option",
-    *(k for k in corpus.RUN_KINDS if k.startswith("model.pt")),
-)
-SIGNATURE_ROOTS = (*corpus.ROOT_KINDS, *corpus.CEDAR_KINDS, *corpus.CEDAR_DECODE_KINDS)
-KNOWN: dict[str, str] = {
-    **{f"gallery: {k} -> {e}": GALLERY_ROWS for k in GALLERY_ROW_KINDS for e in GALLERY_ENTRIES},
-    "gallery: dangling link -> gallery enrol": GALLERY_LINK,
-    "run: meta.json malformed decision policy -> gallery enrol": GALLERY_EARLY_FILE,
-    **{
-        f"option: {o} -> {e}": GALLERY_OPTIONS
-        for o, e in (
-            ("--top-k 0", "gallery identify"),
-            ("--top-k -1", "gallery identify"),
-            ("--threshold nan", "gallery identify"),
-            ("--threshold nan", "gallery verify"),
-        )
-    },
-    **{
-        f"run: meta.json malformed decision policy -> {e}": POLICY_NAMELESS
-        for e in ("verify", "gallery list", "export", "serve", "API verifier")
-    },
-    **{f"run: {k} -> train --init-from": INIT_FROM_LATE for k in BAD_RUN_WEIGHTS},
-    "run: meta.json malformed decision policy -> train --init-from": INIT_FROM_LATE,
-    **{f"dataset root: {k} -> train": TRAIN_RECIPE_FIRST for k in SIGNATURE_ROOTS},
-    **{
-        f"output: {k} -> {e}": TRAIN_OUT
-        for k, e in (
-            ("an existing file", "train --out"),
-            ("under a file", "train --out"),
-            ("dangling link", "train --out"),
-            ("a character device", "train --out"),
-            ("under a file", "train-face --out"),
-            ("dangling link", "train-face --out"),
-            ("under a file", "train-id --out"),
-            ("dangling link", "train-id --out"),
-        )
-    },
-    "option: --max-epochs 0 -> train": TRAIN_EPOCHS,
-    "option: --max-epochs -2 -> train": TRAIN_EPOCHS,
-    "image file: name too long -> analyze image": ANALYZE_LONG_NAME,
-    "video file: name too long -> analyze video": ANALYZE_LONG_NAME,
-}
+KNOWN: dict[str, str] = {}
 
 
 def _param(case: Case) -> Any:
@@ -699,7 +580,6 @@ def test_bad_input_is_a_clear_error(
 LOCKED_CASE = "gallery: locked by another enrolment -> gallery enrol"
 
 
-@pytest.mark.xfail(strict=True, reason=GALLERY_LOCKED)
 def test_a_gallery_locked_by_another_enrolment(
     parts: Parts, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -261,6 +261,36 @@ def test_int8_calibration_reads_non_utf8_file_names(tmp_path: Path, faces: Path)
     assert report["comparison"]["images"] == 3 and (run / "model.int8.onnx").is_file()
 
 
+@pytest.mark.skipif(os.name != "posix", reason="byte file names are a POSIX thing")
+def test_onnx_models_in_a_non_utf8_folder(tmp_path: Path, faces: Path) -> None:
+    # ONNX Runtime's binding takes only UTF-8 paths (a lone surrogate was a TypeError
+    # traceback); the backend reads the file itself and quantisation works on copies.
+    from inkface.runtime.quantize import compare_precisions, quantize_int8
+
+    run = init_untrained_classifier(tmp_path / "run", "smile_cnn")
+    export_onnx(run, progress=False)
+    moved = Path(os.fsdecode(os.fsencode(tmp_path) + b"/run\xff"))
+    shutil.copytree(run, moved)
+    batch = np.random.default_rng(0).random((2, 3, 128, 128), dtype=np.float32)
+    backend = load_backend(moved)
+    assert backend.name == "onnx" and backend.path.parent == moved
+    np.testing.assert_allclose(backend(batch), OnnxBackend(run / "model.onnx")(batch), atol=1e-6)
+    predictor = load_predictor(run, backend="torch")
+    files = faces / "genki" / "files"
+    report = quantize_int8(
+        moved / "model.onnx", moved / "model.int8.onnx", predictor.prepare, files
+    )
+    assert report["calibration"]["images"] == 24 and (moved / "model.int8.onnx").is_file()
+    compared = compare_precisions(
+        moved / "model.onnx", moved / "model.int8.onnx", predictor, faces / "classes"
+    )
+    assert compared["images"] == 24 and compared["agreement"] >= 0.8
+    (moved / "model.onnx").write_bytes(b"not a protobuf")
+    with pytest.raises(InkfaceError, match="cannot load ONNX model") as caught:
+        OnnxBackend(moved / "model.onnx")
+    assert "run\udcff" in str(caught.value) and "\n" not in str(caught.value)
+
+
 def test_int8_embedder_stays_close(tmp_path: Path, signatures: Path) -> None:
     run = _signature_run(tmp_path / "run", "deepsign", "signature-verification")
     result = export_onnx(

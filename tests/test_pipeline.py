@@ -333,3 +333,27 @@ def test_detector_flags_on_analyze_and_face_crops(
     assert report["crops"] + report["no_face"] == 6
     assert cli_main.main([*crops, "--detector", "none", "--detector-option", "x=1"]) == 2
     assert "takes no" in capsys.readouterr().err
+
+
+def test_analyze_task_must_agree_with_the_run(
+    wired: None, data: dict[str, Path], tmp_path: Path, capsys
+) -> None:
+    from inkface.cli.analyze import parse_heads
+    from inkface.faces.pipeline.analyze import run_face_task
+    from inkface.models.run import RunMeta
+
+    assert parse_heads("mask", data["mask"], []) == {"mask": data["mask"]}
+    argv = ["analyze", str(data["video"]), "--task", "smile", "--run", str(data["mask"]),
+            "--jsonl", str(tmp_path / "x.jsonl"), "--no-progress"]  # fmt: skip
+    assert cli_main.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(data["mask"] / "meta.json") in err[0] and "mask" in err[0]
+    assert list(tmp_path.iterdir()) == []
+
+    def meta(**extra: object) -> RunMeta:
+        return RunMeta("smile_cnn", {}, (32, 32), {}, None, "face-classification", extra)
+
+    assert run_face_task(meta(face_task="expression", head="smile")) == "expression"
+    assert run_face_task(meta(head="mask", class_names=["a", "b"])) == "mask"
+    assert run_face_task(meta(head="mine", class_names=["no_smile", "smile"])) == "smile"
+    assert run_face_task(meta(head="mine", class_names=["class_0", "class_1"])) is None

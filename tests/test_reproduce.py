@@ -266,3 +266,48 @@ def test_fer_table2_through_the_cli_on_generated_faces(tmp_path: Path, capsys) -
     assert saved["experiment"] == "fer-table2" and [r["recipe"] for r in saved["rows"]] == [
         "fer-resnet20"
     ]
+
+
+@pytest.mark.parametrize("roots", [None, {"folder": "/data/ids"}], ids=["generated", "dataset"])
+def test_identification_settings_paper_on_data_quick_on_generated(
+    roots: dict[str, str] | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from inkface.papers import signature_identification as paper
+    from inkface.signatures.identification import train
+    from inkface.signatures.identification.augmented import (
+        PAPER_SAMPLES_PER_WRITER,
+        SYNTHETIC_SAMPLES_PER_WRITER,
+    )
+
+    calls: list[tuple[str, dict]] = []
+
+    def fake(kind: str, name: str):
+        def trainer(data: object, out: Path, **kwargs: object) -> dict:
+            calls.append((kind, kwargs))
+            score = {"top1": 0.5, "top5": 1.0}
+            return {"model": name, "history": {"val_accuracy": [0.5]}, "validation": score,
+                    "test": score, "cmc_test": [0.5, 1.0]}  # fmt: skip
+
+        return trainer
+
+    monkeypatch.setattr(paper, "_data", lambda run, seed: None)
+    monkeypatch.setattr(train, "train_writer_cnn", fake("cnn", "CNN (3 conv layers)"))
+    monkeypatch.setattr(train, "train_siamese_identifier", fake("snn", "Siamese (pixels)"))
+    for name in ("writer-cnn-depth", "sig-id-comparison"):
+        run_experiment(name, {}, roots, tmp_path / name, progress=False)
+    cnn = [kwargs for kind, kwargs in calls if kind == "cnn"]
+    (snn,) = [kwargs for kind, kwargs in calls if kind == "snn"]
+    assert len(cnn) == 5  # four depths, then the comparison's 3-block CNN
+    if roots is None:  # a dry run: few samples, pairs and epochs
+        assert {(c["samples_per_writer"], c["epochs"]) for c in cnn} == {
+            (SYNTHETIC_SAMPLES_PER_WRITER, paper.SYNTHETIC_EPOCHS)
+        }
+        assert snn["n_pairs"] == paper.SYNTHETIC_PAIRS and snn["epochs"] == paper.SYNTHETIC_EPOCHS
+    else:  # the paper's settings (section III.A: 2,000 samples per writer)
+        assert {(c["samples_per_writer"], c["epochs"]) for c in cnn} == {
+            (PAPER_SAMPLES_PER_WRITER, paper.CNN_EPOCHS)
+        }
+        assert "n_pairs" not in snn and snn["epochs"] == paper.SIAMESE_EPOCHS
+    calls.clear()
+    run_experiment("writer-cnn-depth", {"max_epochs": 1}, roots, tmp_path / "one", progress=False)
+    assert {c["epochs"] for _, c in calls} == {1}

@@ -2,7 +2,7 @@
 pickle never runs), ``last.ckpt`` really is the last epoch, a finished fit trains
 nothing more, bad settings are one-line errors, and the trainers' run folders (refusal
 of another model's folder, finished runs kept unless asked, no folder before the data
-has loaded)."""
+has loaded, the exports of old weights removed when a run is trained again)."""
 
 from __future__ import annotations
 
@@ -299,3 +299,101 @@ def test_train_face_refuses_bad_overrides_and_leaves_no_folder(tmp_path: Path, c
     code, _, err = _cli(base, capsys)
     assert code == 2 and "--root" in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_an_out_that_cannot_be_a_folder_is_refused_before_planning(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "link").symlink_to(tmp_path / "nowhere")
+    for out, words in (
+        (tmp_path / "file", ("--out", "not a folder")),
+        (tmp_path / "file" / "run", ("--out", "not a folder")),
+        (tmp_path / "link", ("--out", "dangling symbolic link")),
+    ):
+        with pytest.raises(InkfaceError) as exc:
+            plan_run(out, RunIdentity("deepsign", {}))
+        _one_line(exc, str(out), *words)
+    assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.slow
+def test_retraining_removes_the_exports_of_the_old_weights(
+    writers: tuple[Path, Any], tmp_path: Path
+) -> None:
+    from inkface.inference import load_predictor
+    from inkface.models.run import EXPORT_FILES
+    from inkface.runtime.export import EXPORT_REPORT, export_onnx
+    from inkface.runtime.onnx_session import INT8_FILE, ONNX_FILE
+    from inkface.signatures.identification.train import train_writer_cnn
+
+    assert set(EXPORT_FILES) == {ONNX_FILE, INT8_FILE, EXPORT_REPORT}  # one list of names
+    _, data = writers
+    run = tmp_path / "cnn"
+    settings = {"conv_layers": 2, "samples_per_writer": 3, "progress": False, "accelerator": "cpu"}
+    train_writer_cnn(data, run, epochs=1, **settings)
+    export_onnx(run, progress=False)
+    (run / INT8_FILE).write_bytes(b"an int8 export of the same weights")
+    exported = _files(run)
+    # A finished run kept as it is keeps its exports.
+    train_writer_cnn(data, run, epochs=1, **settings)
+    assert _files(run) == exported
+    # Retrained (--force) or trained further (--resume): the old exports go with the old
+    # weights, so loading the run uses the new ones instead of refusing a stale model.onnx.
+    train_writer_cnn(data, run, epochs=1, resume=False, **settings)
+    assert not [name for name in EXPORT_FILES if (run / name).exists()]
+    assert load_predictor(run).backend.name == "torch"
+    export_onnx(run, progress=False)
+    assert load_predictor(run).backend.name == "onnx"
+    train_writer_cnn(data, run, epochs=2, resume="continue", **settings)
+    assert not [name for name in EXPORT_FILES if (run / name).exists()]
+
+
+def test_train_keeps_a_finished_run_and_checks_its_flags_first(tmp_path: Path, capsys) -> None:
+    from layouts import write_cedar
+
+    from inkface.signatures.verification.recipe import load_recipe
+
+    root = write_cedar(tmp_path / "cedar", writers=4, genuine=2, forged=1, empty=True)
+    recipe_file = tmp_path / "r.yaml"
+    recipe_file.write_text(load_recipe("deepsign-demo").with_roots({"cedar": root}).to_yaml())
+    run = tmp_path / "run"
+    meta = RunMeta("deepsign", {}, (150, 180), {"style": "cedar"}, 0.5)
+    save_run_model(run, get_model("deepsign"), meta)
+    (run / "recipe.yaml").write_text(load_recipe(recipe_file).to_yaml())
+    before = _files(run)
+    base = ["train", "--recipe", str(recipe_file), "--out", str(run), "--quiet"]
+    base += ["--cache-dir", str(tmp_path / "cache")]
+    # Finished with the same recipe: says so, prints its operating point, changes nothing.
+    code, out, err = _cli(base, capsys)
+    assert code == 0 and "already trained" in err and "--force" in err, err
+    assert "default operating point accuracy: threshold 0.5000" in out
+    for flags, expected in (
+        (["--max-epochs", "3"], "finished with other settings (training.max_epochs: 12 -> 3)"),
+        (["--max-epochs", "0"], "--max-epochs: must be an integer >= 1, got 0"),
+        (["--force", "--resume"], "at most one"),
+        (["--resume", "--no-resume"], "at most one"),
+    ):
+        code, _, err = _cli([*base, *flags], capsys)
+        assert code == 2 and err.startswith("error: ") and expected in err, err
+        assert err.count("\n") == 1 and "Traceback" not in err
+    # Another model's folder is refused before the datasets are read.
+    cnn = tmp_path / "cnn"
+    save_run_model(cnn, get_model("writer_cnn", conv_layers=2, num_classes=8), _cnn_meta(2))
+    code, _, err = _cli([*base[:4], str(cnn), *base[5:]], capsys)
+    assert code == 2 and "another model" in err and err.count("\n") == 1, err
+    assert _files(run) == before and not (tmp_path / "cache").exists()
+
+
+def test_refresh_keeps_the_same_settings_and_retrains_other_ones(tmp_path: Path) -> None:
+    """``resume="refresh"`` (paper reproductions): a finished run with the same recipe is
+    kept, one with other settings is retrained from scratch instead of refused."""
+    run = tmp_path / "run"
+    save_run_model(run, get_model("deepsign"), RunMeta("deepsign", {}, (64, 80), {}, 0.5))
+    (run / "recipe.yaml").write_text("name: x\nmodel: {name: deepsign}\nepochs: 2\n")
+    same = "name: x\nmodel: {name: deepsign}\nepochs: 2\n"
+    other = "name: x\nmodel: {name: deepsign}\nepochs: 3\n"
+    identity = RunIdentity("deepsign", {})
+    assert plan_run(run, identity, "refresh", same).keep
+    plan = plan_run(run, identity, "refresh", other)
+    assert not plan.keep and not plan.resume and plan.status == "finished"
+    with pytest.raises(InkfaceError, match=r"finished with other settings \(epochs: 2 -> 3\)"):
+        plan_run(run, identity, True, other)

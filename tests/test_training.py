@@ -122,6 +122,40 @@ def test_recipe_errors_name_file_and_field(tmp_path: Path) -> None:
         load_recipe("deepsign-cedar").with_roots({"hindi": "/x"})
 
 
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ("64x80x3", "expected HxW (two integers, e.g. 150x220) or a model name, got '64x80x3'"),
+        ("4x80", "each side of '4x80' must be 8 to 4096 pixels"),
+        ("nomodel", "or a model name, got 'nomodel'"),
+    ],
+)
+def test_a_bad_input_size_is_one_line_naming_the_field(
+    tmp_path: Path, size: str, expected: str
+) -> None:
+    from pydantic import ValidationError
+
+    from inkface.signatures.verification.recipe import Recipe
+
+    text = (
+        load_recipe("deepsign-demo").to_yaml().replace("input_size: 150x180", f"input_size: {size}")
+    )
+    path = tmp_path / "r.yaml"
+    path.write_text(text)
+    with pytest.raises(InkfaceError) as caught:
+        load_recipe(path)
+    message = str(caught.value)
+    assert "\n" not in message and "r.yaml: field data.input_size: " in message, message
+    assert expected in message
+    # Built in code rather than read from a file: refused by the schema alike.
+    data = load_recipe("deepsign-demo").model_dump()
+    data["data"]["input_size"] = size
+    with pytest.raises(ValidationError, match=r"data\.input_size"):
+        Recipe.model_validate(data)
+    data["data"]["input_size"] = "signet"  # a model's name: its input size
+    assert Recipe.model_validate(data).data.input_size == "signet"
+
+
 def tiny_recipe(tmp_path: Path, epochs: int = 2):
     root = write_cedar(tmp_path / "cedar", writers=10, genuine=4, forged=3)
     recipe = load_recipe("deepsign-demo").with_roots({"cedar": root})

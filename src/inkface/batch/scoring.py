@@ -34,7 +34,8 @@ from inkface.models.run import META_FILE, read_meta
 from inkface.signatures.verification.embedder import VERIFICATION_TASK
 from inkface.signatures.verification.verifier import Verifier
 
-CLASSIFY_CHUNK = 256  # crops held before the heads run: bounds memory on long videos
+CLASSIFY_CHUNK = 64  # crops held before the heads run: bounds memory on long videos
+EMBED_BATCH = 64  # signatures per embedder call
 
 
 @dataclass(frozen=True)
@@ -299,8 +300,12 @@ class BatchPredictor:
     # --- pairs -----------------------------------------------------------------------
 
     def _pairs(self, items: Sequence[BatchInput]) -> list[dict[str, Any]]:
+        """Each distinct image of the chunk is read and embedded once (references are
+        shared by many pairs), then every pair is decided by the run's policy."""
         loaded = self._loaded
         assert loaded is not None and loaded.verifier is not None
+        verifier = loaded.verifier
+        embeddings, errors = self._embed_distinct(verifier, items)
         rows = []
         for item in items:
             row: dict[str, Any] = {
@@ -308,9 +313,17 @@ class BatchPredictor:
                 "references": json.dumps(list(item.references)),
             }
             try:
-                references = [read_signature(r) for r in item.references]
-                result = loaded.verifier.verify(
-                    references, read_signature(item.location), self.settings.operating_point
+                bad = next(
+                    (errors[p] for p in (*item.references, item.location) if p in errors), None
+                )
+                if bad is not None:
+                    raise bad
+                result = verifier.decide(
+                    np.stack([embeddings[r] for r in item.references]),
+                    embeddings[item.location],
+                    item.references,
+                    item.location,
+                    self.settings.operating_point,
                 )
             except Exception as exc:  # one bad pair is a row, never the job's end
                 rows.append({**row, "status": FAILED, "error": failure_reason(exc)})
@@ -329,6 +342,29 @@ class BatchPredictor:
                 }
             )
         return rows
+
+    @staticmethod
+    def _embed_distinct(
+        verifier: Verifier, items: Sequence[BatchInput]
+    ) -> tuple[dict[str, np.ndarray], dict[str, Exception]]:
+        """Embeddings of every distinct image of ``items``, and why the others failed."""
+        locations = list(dict.fromkeys(p for i in items for p in (*i.references, i.location)))
+        prepared: dict[str, np.ndarray] = {}
+        errors: dict[str, Exception] = {}
+        for location in locations:
+            try:
+                prepared[location] = verifier.prepare([read_signature(location)])[0]
+            except Exception as exc:  # named in the rows of the pairs that use it
+                errors[location] = exc
+        names = list(prepared)
+        vectors = [
+            np.asarray(
+                verifier.backend(np.stack([prepared[n] for n in names[i : i + EMBED_BATCH]]))
+            )
+            for i in range(0, len(names), EMBED_BATCH)
+        ]
+        stacked = np.concatenate(vectors) if vectors else np.zeros((0, 0), np.float32)
+        return {n: stacked[k].astype(np.float32) for k, n in enumerate(names)}, errors
 
 
 def _inputs_of(batch: Any) -> list[BatchInput]:

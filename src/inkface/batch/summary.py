@@ -19,7 +19,9 @@ MAX_LISTED_FAILURES = 1000  # the rows hold every failure; the summary lists the
 class BatchSummary:
     """Counts over every row of ``out`` (earlier runs' rows included), plus this run's
     own work: ``scored`` inputs in ``seconds`` (``inputs_per_second``); ``skipped``
-    inputs were already in ``out`` (resume)."""
+    inputs were already in ``out`` (resume). ``peak_rss_mb``: the largest resident set
+    of this process and of its local worker processes (Ray's actors and daemons, which
+    are not its children, are not counted)."""
 
     out: str
     mode: str

@@ -87,8 +87,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def parse_heads(task: str | None, run: Path | None, extra: list[str]) -> dict[str, Path]:
     """Head name -> run folder from ``--task/--run`` and ``--head NAME=RUN_DIR``."""
     heads: dict[str, Path] = {}
-    if run is not None:
-        heads[task or _head_name(run)] = run
+    if run is not None and task is not None:
+        # Local import: the pipeline loads torch and OpenCV, kept off `inkface --help`.
+        from inkface.faces.pipeline.analyze import check_head_task
+
+        check_head_task(run, task)
+        heads[task] = run
+    elif run is not None:
+        heads[_head_name(run)] = run
     elif task is not None:
         raise InkfaceError("--task: needs --run RUN_DIR")
     for item in extra:

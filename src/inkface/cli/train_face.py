@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from inkface.cli.options import add_distribution_flags
 from inkface.core.errors import InkfaceError
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
@@ -41,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--skip-bad", action="store_true", help="warn and skip bad files")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    add_distribution_flags(parser)
     parser.set_defaults(func=run)
 
 
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from inkface.cli.main import quiet_lightning
 
     quiet_lightning()
-    from inkface.cli.options import parse_roots
+    from inkface.cli.options import distribution_overrides, parse_roots
     from inkface.faces.classification.recipe import load_face_recipe
     from inkface.faces.classification.train import train_face_classifier
     from inkface.training.run_folder import check_count, policy_from_flags
@@ -56,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     policy = policy_from_flags(no_resume=args.no_resume, force=args.force, resume=args.resume)
     if args.workers < 0:
         raise InkfaceError(f"--workers: must be >= 0, got {args.workers}")
+    placement = distribution_overrides(args)
     recipe = load_face_recipe(args.recipe).with_roots(parse_roots(args.root))
     if args.weights is not None:
         recipe = recipe.updated("model", imagenet_weights=args.weights)
@@ -65,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
             recipe = recipe.updated(section, max_epochs=args.max_epochs)
     if args.accelerator is not None:
         recipe = recipe.model_copy(update={"accelerator": args.accelerator})
+    if placement:
+        recipe = recipe.updated("distribution", **placement)
     result = train_face_classifier(
         recipe,
         args.out,
@@ -75,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         workers=args.workers,
     )
+    if result.secondary:
+        return 0  # a DDP rank > 0: rank 0 reports
     if result.kept:
         print(result.note, file=sys.stderr)
     for name, test in result.metrics["tests"].items():

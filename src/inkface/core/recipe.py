@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any, Literal, Self, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+)
 
 from inkface.core.errors import InkfaceError
 from inkface.core.input_gate import read_input_bytes
@@ -64,13 +71,26 @@ class ScheduleConfig(StrictConfig):
     decay: float = Field(0.0, ge=0)  # inverse_time: Keras ``decay``
 
 
+class DistributionConfig(StrictConfig):
+    """Where a run trains (Lightning DDP): devices per node (a count or ``auto``), nodes
+    and strategy (``inkface.training.distributed`` lists them and what each process
+    does). ``--devices``, ``--num-nodes`` and ``--strategy`` override it. The default is
+    one process on one device."""
+
+    devices: PositiveInt | Literal["auto"] = 1
+    num_nodes: PositiveInt = 1
+    strategy: Literal["auto", "ddp", "ddp_find_unused_parameters_true"] = "auto"
+
+
 class RecipeBase(StrictConfig):
-    """Name, provenance and dataset roots; subclasses add ``model``, ``data`` (with
-    ``train`` and ``test`` lists of named datasets) and their training blocks."""
+    """Name, provenance, dataset roots and where training runs (``distribution``);
+    subclasses add ``model``, ``data`` (with ``train`` and ``test`` lists of named
+    datasets) and their training blocks."""
 
     name: str
     description: str = ""
     paper: str = ""
+    distribution: DistributionConfig = DistributionConfig()
 
     def dataset_names(self) -> set[str]:
         data = self.data  # type: ignore[attr-defined]
@@ -107,7 +127,13 @@ class RecipeBase(StrictConfig):
         return self.model_copy(update={section: block.model_copy(update=values)})
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+        """The recipe as YAML; ``distribution`` last and only when not the default, so
+        the ``recipe.yaml`` of single-process runs reads as before and still matches."""
+        data = self.model_dump(mode="json")
+        distribution = data.pop("distribution")
+        if self.distribution != DistributionConfig():
+            data["distribution"] = distribution
+        return yaml.safe_dump(data, sort_keys=False)
 
 
 RecipeT = TypeVar("RecipeT", bound=BaseModel)

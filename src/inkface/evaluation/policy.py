@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from os import PathLike, fspath
 from typing import Any
 
 import numpy as np
@@ -65,12 +66,15 @@ class DecisionPolicy:
     """Thresholds per operating point and number of references, calibration, writer
     thresholds; built from ``meta.json`` by :meth:`from_meta`."""
 
-    def __init__(self, data: Mapping[str, Any]) -> None:
+    def __init__(self, data: Mapping[str, Any], source: str | PathLike[str] = "meta.json") -> None:
+        """``source``: the ``meta.json`` the policy was read from, named in errors."""
         try:
             check_policy(data)
         except (InkfaceError, KeyError, TypeError, ValueError, AttributeError) as exc:
             detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
-            raise InkfaceError(f"meta.json: malformed verification policy ({detail})") from None
+            raise InkfaceError(
+                f"{fspath(source)}: malformed verification policy ({detail})"
+            ) from None
         self.data = data
         self.legacy = bool(data.get("legacy", False))
         self.default_operating_point = str(data.get("default_operating_point", "eer"))
@@ -83,14 +87,20 @@ class DecisionPolicy:
         self._writer = data.get("writer_thresholds") or None
 
     @classmethod
-    def from_meta(cls, extra: Mapping[str, Any] | None, threshold: float | None) -> DecisionPolicy:
-        """The policy stored in ``meta.json``, or the legacy one around its threshold."""
+    def from_meta(
+        cls,
+        extra: Mapping[str, Any] | None,
+        threshold: float | None,
+        source: str | PathLike[str] = "meta.json",
+    ) -> DecisionPolicy:
+        """The policy stored in ``meta.json``, or the legacy one around its threshold;
+        errors name ``source`` (the run's ``meta.json`` path, when the caller knows it)."""
         stored = (extra or {}).get(POLICY_KEY)
         if stored:
-            return cls(stored)
+            return cls(stored, source)
         if threshold is None or not threshold > 0:
-            raise InkfaceError("the run has no positive decision threshold in meta.json")
-        return cls(legacy_policy(float(threshold)))
+            raise InkfaceError(f"{fspath(source)}: the run has no positive decision threshold")
+        return cls(legacy_policy(float(threshold)), source)
 
     @property
     def operating_points(self) -> list[str]:

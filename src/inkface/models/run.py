@@ -8,6 +8,8 @@ Layout (``DESIGN.md``, "A run folder")::
     history.json    per-epoch training and validation metrics
     metrics.json    evaluation results;  figures/*.png;  report.html
     checkpoints/    Lightning checkpoints (for resuming only; never read by inference)
+    model.onnx, model.int8.onnx, export.json
+                    ``inkface export`` of model.pt (removed when the run is retrained)
 
 ``meta.json`` is written last, so a folder without it is an unfinished run. A run
 folder is untrusted input when loaded: ``meta.json`` is checked against its schema
@@ -43,6 +45,9 @@ from inkface.models.run_schema import RUN_FORMAT, validate_meta
 
 WEIGHTS_FILE = "model.pt"
 META_FILE = "meta.json"
+# What ``inkface export`` derives from model.pt. Named here because training/ (which
+# removes them before new weights replace the old) may not import runtime/.
+EXPORT_FILES = ("model.onnx", "model.int8.onnx", "export.json")
 MAX_META_BYTES = 1 << 20  # a meta.json is a few kB; refuse anything absurd unread
 _TOP_LEVEL = {"format_version", "inkface_version", "task", "architecture"}
 _TOP_LEVEL |= {"model_kwargs", "input_size", "preprocessing", "threshold"}

@@ -152,8 +152,12 @@ def reproduce_table(
             recipe = recipe.model_copy(
                 update={"training": recipe.training.model_copy(update=updates)}
             )
-        run_dir = train_verifier(
-            recipe, run.out / recipe_name, cache_dir=run.cache_dir, progress=run.progress
+        run_dir = train_verifier(  # a finished run is reused, other settings retrained
+            recipe,
+            run.out / recipe_name,
+            cache_dir=run.cache_dir,
+            progress=run.progress,
+            resume="refresh",
         )
         label = MODEL_LABELS[recipe.model.name.split("_")[0]]
         metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))

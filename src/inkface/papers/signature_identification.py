@@ -9,7 +9,11 @@ SNN algorithms in Signature Identification").
   the open-set rates of the Siamese gallery.
 
 Without a dataset root both run on generated signatures in the paper's own shape
-(8 writers x 88 samples, folder per writer).
+(8 writers x 88 samples, folder per writer) as a quick dry run: the CNN sees
+``SYNTHETIC_SAMPLES_PER_WRITER`` samples per writer and epoch instead of the paper's
+2,000 (section III.A), the Siamese network ``SYNTHETIC_PAIRS`` pairs instead of about
+6,000 (section III.B), and every model trains ``SYNTHETIC_EPOCHS`` epochs unless
+``--max-epochs`` says otherwise.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ PAPER = {
 }
 CNN_EPOCHS = 25  # the paper's maximum
 SIAMESE_EPOCHS = 10
+SYNTHETIC_EPOCHS = 2  # generated data: a dry run, like the other experiments'
+SYNTHETIC_PAIRS = 2000  # Siamese pairs on generated data (the paper's "about 6000", III.B)
 
 
 def writer_cnn_depth(
@@ -39,16 +45,10 @@ def writer_cnn_depth(
     from inkface.signatures.identification.train import train_writer_cnn
 
     data = _data(run, seed)
+    settings = {"seed": seed, "progress": run.progress, "accelerator": accelerator or "auto"}
+    cnn = _cnn_settings(run, max_epochs)
     rows = [
-        train_writer_cnn(
-            data,
-            run.out / f"cnn-{depth}",
-            conv_layers=depth,
-            epochs=max_epochs or CNN_EPOCHS,
-            seed=seed,
-            progress=run.progress,
-            accelerator=accelerator or "auto",
-        )
+        train_writer_cnn(data, run.out / f"cnn-{depth}", conv_layers=depth, **cnn, **settings)
         for depth in (2, 3, 4, 5)
     ]
     series = {r["model"]: r["history"].get("val_accuracy", []) for r in rows}
@@ -67,15 +67,40 @@ def sig_id_comparison(
     data = _data(run, seed)
     settings = {"seed": seed, "progress": run.progress, "accelerator": accelerator or "auto"}
     cnn = train_writer_cnn(
-        data, run.out / "cnn-3", conv_layers=3, epochs=max_epochs or CNN_EPOCHS, **settings
+        data, run.out / "cnn-3", conv_layers=3, **_cnn_settings(run, max_epochs), **settings
     )
     snn = train_siamese_identifier(
-        data, run.out / "siamese", epochs=max_epochs or SIAMESE_EPOCHS, **settings
+        data, run.out / "siamese", **_siamese_settings(run, max_epochs), **settings
     )
     rows = [cnn, snn]
     figure = plot_cmc({r["model"]: r["cmc_test"] for r in rows}, run.out / "cmc.png")
     table = _table(rows, with_paper=True) + _open_set_lines(snn)
     return _finish(run, rows, table, [figure])
+
+
+def _cnn_settings(run: ReproductionRun, max_epochs: int | None) -> dict[str, int]:
+    """The CNN's epochs and samples per writer: the paper's (25 epochs at most, 2,000
+    samples per writer, section III.A) on a dataset, a quick dry run on generated data."""
+    # Local import (start-up time): the module loads torch and OpenCV.
+    from inkface.signatures.identification.augmented import (
+        PAPER_SAMPLES_PER_WRITER,
+        SYNTHETIC_SAMPLES_PER_WRITER,
+    )
+
+    if run.synthetic:
+        return {
+            "epochs": max_epochs or SYNTHETIC_EPOCHS,
+            "samples_per_writer": SYNTHETIC_SAMPLES_PER_WRITER,
+        }
+    return {"epochs": max_epochs or CNN_EPOCHS, "samples_per_writer": PAPER_SAMPLES_PER_WRITER}
+
+
+def _siamese_settings(run: ReproductionRun, max_epochs: int | None) -> dict[str, int]:
+    """The Siamese network's epochs and pairs: 10 epochs on the trainer's 6,000 pairs
+    (section III.B) on a dataset, a quick dry run on generated data."""
+    if run.synthetic:
+        return {"epochs": max_epochs or SYNTHETIC_EPOCHS, "n_pairs": SYNTHETIC_PAIRS}
+    return {"epochs": max_epochs or SIAMESE_EPOCHS}
 
 
 def _data(run: ReproductionRun, seed: int) -> Any:

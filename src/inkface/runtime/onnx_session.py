@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from inkface.core.errors import InkfaceError
+from inkface.core.input_gate import read_input_bytes
 from inkface.models.run import WEIGHTS_FILE
 
 ONNX_FILE = "model.onnx"
@@ -29,6 +30,7 @@ WEIGHTS_KEY = "inkface_weights_sha256"
 PRECISION_KEY = "inkface_precision"
 Precision = Literal["fp32", "int8"]
 PROVIDER_ALIASES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+MAX_ONNX_BYTES = 2**31  # protobuf's own limit for a single-file model
 
 
 def file_sha256(path: str | Path) -> str:
@@ -70,7 +72,10 @@ class OnnxBackend:
 
     ``threads`` sets ``intra_op_num_threads`` (None: ONNX Runtime's default, one per
     core); ``providers`` defaults to the CPU provider (``["cuda", "cpu"]`` asks for CUDA
-    with a CPU fallback, when the installed ONNX Runtime has it).
+    with a CPU fallback, when the installed ONNX Runtime has it). The file is read here,
+    through the input gate, and ONNX Runtime gets its bytes: its binding takes only
+    UTF-8 paths, so a folder named with other bytes (a lone surrogate in Python) fails
+    inside it, and inkface exports are single files with no external data to find.
     """
 
     name = "onnx"
@@ -90,9 +95,10 @@ class OnnxBackend:
         if threads:
             options.intra_op_num_threads = int(threads)
             options.inter_op_num_threads = 1
+        model = read_input_bytes(self.path, "ONNX model", MAX_ONNX_BYTES)
         try:
             self.session = ort.InferenceSession(
-                str(self.path), sess_options=options, providers=_resolve_providers(providers)
+                model, sess_options=options, providers=_resolve_providers(providers)
             )
         except _ort_errors() as exc:
             first = (str(exc).splitlines() or [exc.__class__.__name__])[0]

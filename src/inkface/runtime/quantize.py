@@ -19,6 +19,8 @@ prepared exactly as the model's inputs at inference time, by the run's own predi
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -37,8 +39,9 @@ from tqdm import tqdm
 
 from inkface.core.errors import InkfaceError
 from inkface.core.images import is_image_file, list_images
+from inkface.core.input_gate import read_input_bytes
 from inkface.core.progress import show_bars
-from inkface.runtime.onnx_session import OnnxBackend
+from inkface.runtime.onnx_session import MAX_ONNX_BYTES, OnnxBackend
 from inkface.runtime.predictor import Predictor
 
 Prepare = Callable[[Sequence[Path]], np.ndarray]  # image paths -> the model's input batch
@@ -95,17 +98,23 @@ def quantize_int8(
         "method": "static QDQ, MinMax calibration, int8 activations, per-channel int8 weights",
         "calibration": {"folder": str(calibration), "images": len(paths)},
     }
-    with tempfile.TemporaryDirectory(prefix="inkface-quant-") as scratch:
-        source = Path(scratch) / "pre.onnx"
+    with tempfile.TemporaryDirectory(prefix="inkface-quant-") as folder:
+        # ONNX Runtime and onnx take paths as UTF-8 only: the models are handled in a
+        # scratch folder of plain names and copied out by Python, so a run folder named
+        # with other bytes works.
+        scratch = _native_folder(Path(folder))
+        fp32 = scratch / "fp32.onnx"
+        fp32.write_bytes(read_input_bytes(fp32_path, "ONNX model", MAX_ONNX_BYTES))
+        source, quantized = scratch / "pre.onnx", scratch / "int8.onnx"
         try:
-            quant_pre_process(str(fp32_path), str(source), skip_symbolic_shape=True)
+            quant_pre_process(str(fp32), str(source), skip_symbolic_shape=True)
             report["pre_process"] = "applied"
         except Exception as exc:  # optional optimisation: the reason is recorded, not hidden
-            source = fp32_path
+            source = fp32
             report["pre_process"] = f"skipped ({exc.__class__.__name__})"
         quantize_static(
             str(source),
-            str(out_path),
+            str(quantized),
             FolderCalibrationReader(paths, prepare, input_name, progress),
             quant_format=QuantFormat.QDQ,
             per_channel=True,
@@ -114,7 +123,20 @@ def quantize_int8(
             calibrate_method=CalibrationMethod.MinMax,
             use_external_data_format=False,
         )
+        shutil.copyfile(quantized, out_path)
     return report
+
+
+def _native_folder(folder: Path) -> Path:
+    """``folder``, refused in one line unless its name is UTF-8 (what native code takes)."""
+    try:
+        os.fsencode(folder).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InkfaceError(
+            f"{folder}: temporary folder name is not UTF-8, which ONNX Runtime needs; "
+            "set TMPDIR to another folder"
+        ) from None
+    return folder
 
 
 def _run(backend: OnnxBackend, paths: list[Path], prepare: Prepare) -> np.ndarray:

@@ -4,20 +4,55 @@ summary line per epoch where a progress bar would only fill a log with noise."""
 from __future__ import annotations
 
 import json
+import os
+import random
 from pathlib import Path
 from typing import TextIO
 
 import lightning as L
+import numpy as np
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from inkface.core.atomic import write_json
 from inkface.training.checkpoints import load_weights
 
 
+class EpochSeed(L.Callback):
+    """Seeds Python, NumPy and PyTorch from ``(seed, rank, epoch)`` before each training
+    epoch's first step.
+
+    A run resumed from ``last.ckpt`` in a new process then draws the same dropout masks
+    (and any other randomness of the training steps) from its resumed epoch on as the
+    uninterrupted run did: the global generators are not in the checkpoint. The first
+    step, not ``on_train_epoch_start``, because Lightning skips that hook for the epoch
+    it resumes into. ``seed`` defaults to the one ``lightning.seed_everything`` recorded
+    (``PL_GLOBAL_SEED``), else torch's initial seed when the callback is made.
+    """
+
+    def __init__(self, seed: int | None = None) -> None:
+        if seed is None:
+            recorded = os.environ.get("PL_GLOBAL_SEED", "")
+            seed = int(recorded) if recorded.lstrip("-").isdigit() else torch.initial_seed()
+        self.seed = int(seed)
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, module: L.LightningModule, batch: object, batch_idx: int
+    ) -> None:
+        if batch_idx != 0:
+            return
+        value = (self.seed + 1_000_003 * trainer.global_rank + trainer.current_epoch) % 2**32
+        random.seed(value)
+        np.random.seed(value)
+        torch.manual_seed(value)
+
+
 class EpochHistory(L.Callback):
     """Appends each epoch's logged metrics to ``history.json`` (atomically).
 
     A resumed run continues the same file, so the training curves cover every epoch.
+    Under DDP every rank keeps the rows (the metrics are synced over ranks) and global
+    rank 0 alone writes the file.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -38,7 +73,8 @@ class EpochHistory(L.Callback):
             if not key.endswith("_step"):
                 row[key.removesuffix("_epoch")] = float(value)
         self.rows = [r for r in self.rows if r["epoch"] < row["epoch"]] + [row]
-        write_json(self.path, {"epochs": self.rows})
+        if trainer.is_global_zero:
+            write_json(self.path, {"epochs": self.rows})
 
     def series(self) -> dict[str, list[float]]:
         keys = sorted({k for row in self.rows for k in row if k != "epoch"})
@@ -47,12 +83,14 @@ class EpochHistory(L.Callback):
 
 class EpochSummary(L.Callback):
     """Prints ``epoch 3/20: train_loss 0.412, val_accuracy 0.875`` once per epoch (the
-    progress bar's information, for logs that are not a terminal)."""
+    progress bar's information, for logs that are not a terminal); global rank 0 only."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
 
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
         found: dict[str, float] = {}
         for key, value in sorted(trainer.callback_metrics.items()):
             if not key.endswith("_step") and value.numel() == 1:

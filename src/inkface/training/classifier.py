@@ -1,6 +1,7 @@
 """Lightning module for image classifiers (writer CNN now; face classifiers reuse it).
 
-Cross-entropy on logits; accuracy logged per epoch for train and validation; the
+Cross-entropy on logits; accuracy logged per epoch for train and validation (synced
+over DDP ranks: the epoch value is the mean over every rank's samples); the
 optimizer and learning-rate schedule come from the recipe (:mod:`inkface.training.optim`:
 plateau, multistep, inverse-time decay or none).
 
@@ -52,11 +53,17 @@ class ClassifierModule(L.LightningModule):
         logits = self(images)
         loss = F.cross_entropy(logits, labels)
         accuracy = (logits.argmax(dim=1) == labels).float().mean()
-        n = len(labels)
-        self.log(f"{stage}_loss", loss, on_epoch=True, on_step=False, prog_bar=True, batch_size=n)
-        self.log(
-            f"{stage}_accuracy", accuracy, on_epoch=True, on_step=False, prog_bar=True, batch_size=n
-        )
+        for name, value in (("loss", loss), ("accuracy", accuracy)):
+            # sync_dist: reduced once per epoch, the sample-weighted mean over all ranks.
+            self.log(
+                f"{stage}_{name}",
+                value,
+                on_epoch=True,
+                on_step=False,
+                prog_bar=True,
+                batch_size=len(labels),
+                sync_dist=True,
+            )
         return loss
 
     def training_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:

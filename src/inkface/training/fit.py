@@ -13,10 +13,24 @@ Run folder layout (unchanged from the trainers' own set-ups, so old run folders 
 * ``<run>/checkpoints/last.ckpt``: the latest epoch, rewritten after every epoch;
 * ``<run>/history.json``: ``{"epochs": [{"epoch": 0, "train_loss": ...}, ...]}``.
 
+Every training epoch's first step seeds the global generators from the run's seed and
+the epoch (:class:`~inkface.training.callbacks.EpochSeed`), so a run killed and resumed
+in a new process draws the dropout masks the uninterrupted run drew.
+
 Checkpoints are read with ``weights_only=True`` only (:mod:`inkface.training.checkpoints`).
 A resume whose ``last.ckpt`` is already finished (its epoch budget reached, or stopped
 early) trains nothing: the best epoch's weights are loaded back and the saved history
 returned, so rerunning a finished run reproduces its results instead of training on.
+
+Several devices or nodes (:class:`~inkface.training.distributed.Distribution`, Lightning
+DDP): every process calls :func:`fit` with the same arguments. Each trains on its share
+of the training and validation sets (Lightning's distributed sampler); the modules log
+with ``sync_dist=True``, so the epoch metrics, the best epoch and early stopping are
+those of the whole validation set on every rank (up to the few samples the sampler
+repeats to give every rank as many). Global rank 0 alone writes: Lightning saves the
+checkpoints there, :class:`~inkface.training.callbacks.EpochHistory` writes
+``history.json`` there, and only rank 0 clears old checkpoints. Every rank resumes from
+the same ``last.ckpt``; the run folder must be on a file system all nodes share.
 """
 
 from __future__ import annotations
@@ -24,14 +38,14 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import EarlyStopping
 from torch.utils.data import DataLoader
 
-from inkface.training.callbacks import EpochHistory, EpochSummary, restore_best
+from inkface.training.callbacks import EpochHistory, EpochSeed, EpochSummary, restore_best
 from inkface.training.checkpoints import (
     BEST_NAME,
     SUFFIX,
@@ -43,6 +57,7 @@ from inkface.training.checkpoints import (
     read_checkpoint,
     saved_progress,
 )
+from inkface.training.distributed import Distribution, is_global_zero
 from inkface.training.output import progress_style, quiet_lightning
 from inkface.training.run_folder import check_count
 
@@ -83,6 +98,7 @@ def fit(
     stop_mode: Literal["min", "max"] | None = None,
     accelerator: str = "auto",
     devices: int | str = 1,
+    distribution: Distribution | None = None,
     precision: str = "32-true",
     max_train_batches: int | float | None = None,
     progress: bool = True,
@@ -100,7 +116,9 @@ def fit(
     continues the run (optimizer, epoch counter, history), or is returned as it is when
     finished; without it the run and its history start afresh. ``progress`` shows a bar
     on a terminal and one line per epoch otherwise. ``deterministic`` is passed to
-    Lightning as is. Bad settings and bad checkpoints are one-line InkfaceErrors.
+    Lightning as is. ``distribution`` (devices, nodes, strategy) replaces ``devices``
+    when given; see the module docstring for what each process does. Bad settings and
+    bad checkpoints are one-line InkfaceErrors.
     """
     check_count("max_epochs", max_epochs)
     if patience is not None:
@@ -117,13 +135,13 @@ def fit(
             module.load_state_dict(checkpoint["state_dict"])
             return _already_fitted(module, run_dir, saved)
         resume_from = last
-    else:
+    elif is_global_zero():  # the other ranks must not delete what rank 0 may be writing
         clear_checkpoints(folder)
     history = EpochHistory(run_dir / HISTORY_FILE)
     if resume_from is None:
         history.rows = []
     best, latest = checkpoint_callbacks(folder, monitor, mode, save_last)
-    callbacks: list[L.Callback] = [best, *([latest] if latest else []), history]
+    callbacks: list[L.Callback] = [best, *([latest] if latest else []), history, EpochSeed()]
     if patience is not None:
         callbacks.append(
             EarlyStopping(stop_monitor or monitor, mode=stop_mode or mode, patience=patience)
@@ -131,12 +149,18 @@ def fit(
     style = progress_style(progress)  # Lightning's bar writes to stdout
     if style == "lines":
         callbacks.append(EpochSummary(sys.stderr))  # stdout may carry a command's JSON
+    placement: dict[str, Any] = (
+        distribution.trainer_kwargs()
+        if distribution is not None
+        else {"devices": devices, "num_nodes": 1, "strategy": "auto"}
+    )
     with quiet_lightning():
         trainer = L.Trainer(
             default_root_dir=run_dir,
             max_epochs=max_epochs,
             accelerator=accelerator,
-            devices=devices,
+            **placement,
+            use_distributed_sampler=True,  # each rank trains and validates on its share
             precision=precision,  # type: ignore[arg-type]
             callbacks=callbacks,
             logger=False,

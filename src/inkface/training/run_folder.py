@@ -10,12 +10,17 @@ Every trainer starts the same way:
    e.g. with a larger ``--max-epochs``, and evaluates again; ``resume=False``
    (``--force`` / ``--no-resume``) retrains it from scratch. A finished run whose
    ``recipe.yaml`` differs from the new one is refused naming the first differing
-   field (silently returning results of other settings would mislead). An unfinished
-   run resumes from ``checkpoints/last.ckpt`` by default.
+   field (silently returning results of other settings would mislead), or, with
+   ``resume="refresh"`` (paper reproductions, which have no flags for it), retrained
+   from scratch. An unfinished run resumes from ``checkpoints/last.ckpt`` by default.
 2. The trainer loads its inputs (datasets, caches); a failure leaves no folder behind.
 3. :func:`begin_run` creates the folder, writes ``recipe.yaml`` and, when a finished
    run is trained again, removes its ``meta.json`` first, so an interruption leaves an
-   unfinished run (which resumes) rather than old metadata beside new checkpoints.
+   unfinished run (which resumes) rather than old metadata beside new checkpoints. It
+   also removes the exports of the old weights (``model.onnx``, ``model.int8.onnx``,
+   ``export.json``): the run is about to get new weights, and inference prefers an
+   ONNX file it finds, so a stale one would be refused ("exported from other weights")
+   or, worse, used.
 """
 
 from __future__ import annotations
@@ -27,14 +32,14 @@ from typing import Any, Literal
 
 import yaml
 
-from inkface.core.atomic import atomic_open
+from inkface.core.atomic import atomic_open, check_output_path
 from inkface.core.errors import InkfaceError
-from inkface.models.run import MAX_META_BYTES, META_FILE
+from inkface.models.run import EXPORT_FILES, MAX_META_BYTES, META_FILE
 
 RECIPE_FILE = "recipe.yaml"
 # The checkpoints of a run and of a face run's stages (``<run>/stage1/checkpoints``).
 CHECKPOINT_GLOBS = ("checkpoints/last.ckpt", "*/checkpoints/last.ckpt")
-ResumePolicy = Literal["auto", "continue", "fresh"]
+ResumePolicy = Literal["auto", "continue", "fresh", "refresh"]
 RunStatus = Literal["new", "unfinished", "finished"]
 FLAGS_HINT = "pass --resume to train it further or --force to retrain it from scratch"
 
@@ -51,10 +56,10 @@ def resume_policy(resume: bool | str) -> ResumePolicy:
     the policy names themselves pass through."""
     if resume is True or resume is False:
         return "auto" if resume else "fresh"
-    if resume in ("auto", "continue", "fresh"):
+    if resume in ("auto", "continue", "fresh", "refresh"):
         return resume  # type: ignore[return-value]
     raise InkfaceError(
-        f"resume: expected True, False, 'auto', 'continue' or 'fresh', not {resume!r}"
+        f"resume: expected True, False, 'auto', 'continue', 'fresh' or 'refresh', not {resume!r}"
     )
 
 
@@ -102,11 +107,10 @@ def plan_run(
     recipe_yaml: str | None = None,
 ) -> RunPlan:
     """Check ``run_dir`` for training ``identity`` with ``recipe_yaml`` into it (see the
-    module docstring); writes nothing."""
-    run_dir = Path(run_dir)
+    module docstring); writes nothing. A path that cannot become the run folder (a file,
+    a path under a file, a dangling link, no write permission) is one line naming it."""
+    run_dir = check_output_path(run_dir, "--out", folder=True)
     policy = resume_policy(resume)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise InkfaceError(f"{run_dir}: exists and is not a folder")
     recorded = _recorded_identity(run_dir)
     if recorded is not None:
         _refuse_other_model(run_dir, recorded, identity)
@@ -118,21 +122,27 @@ def plan_run(
         status = "unfinished"
     else:
         status = "new"
-    keep = status == "finished" and policy == "auto"
+    keep = status == "finished" and policy in ("auto", "refresh")
     if keep and recipe_yaml is not None:
-        _refuse_other_settings(run_dir, recipe_yaml)
-    resume_fit = policy != "fresh" and status != "new"
+        if policy == "auto":
+            _refuse_other_settings(run_dir, recipe_yaml)
+        elif _other_settings(run_dir, recipe_yaml) is not None:
+            keep, policy = False, "fresh"  # refresh: other settings are retrained afresh
+    resume_fit = policy not in ("fresh", "refresh") and status != "new"
     return RunPlan(run_dir, status, keep=keep, resume=resume_fit, recipe_yaml=recipe_yaml)
 
 
 def begin_run(plan: RunPlan) -> None:
     """Create the folder once the inputs have loaded; write ``recipe.yaml``; a finished
-    run being trained again loses its ``meta.json`` first (see the module docstring)."""
+    run being trained again loses its ``meta.json`` first, and any run its exports of
+    the old weights (see the module docstring)."""
     if plan.keep:
         raise InkfaceError(f"{plan.run_dir}: a finished run is kept; nothing to begin")
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     if plan.status == "finished":
         (plan.run_dir / META_FILE).unlink(missing_ok=True)
+    for name in EXPORT_FILES:
+        (plan.run_dir / name).unlink(missing_ok=True)
     if plan.recipe_yaml is not None:
         with atomic_open(plan.run_dir / RECIPE_FILE, "w", encoding="utf-8") as handle:
             handle.write(plan.recipe_yaml)
@@ -198,16 +208,22 @@ def _refuse_other_model(run_dir: Path, recorded: RunIdentity, wanted: RunIdentit
     )
 
 
-def _refuse_other_settings(run_dir: Path, recipe_yaml: str) -> None:
-    """Refuse to keep a finished run whose recorded recipe differs from ``recipe_yaml``."""
+def _other_settings(run_dir: Path, recipe_yaml: str) -> str | None:
+    """The first field where the recorded recipe differs from ``recipe_yaml`` (None: the
+    same, or an older run folder without a recipe)."""
     path = run_dir / RECIPE_FILE
     if not path.is_file():
-        return  # an older run folder without a recipe: nothing to compare
+        return None
     try:
         old = _read_recipe(path)
     except (OSError, ValueError, RecursionError, yaml.YAMLError):
         old = {}
-    where = _first_difference(_plain(old), _plain(yaml.safe_load(recipe_yaml)))
+    return _first_difference(_plain(old), _plain(yaml.safe_load(recipe_yaml)))
+
+
+def _refuse_other_settings(run_dir: Path, recipe_yaml: str) -> None:
+    """Refuse to keep a finished run whose recorded recipe differs from ``recipe_yaml``."""
+    where = _other_settings(run_dir, recipe_yaml)
     if where is not None:
         raise InkfaceError(
             f"{run_dir}: finished with other settings ({where}); pass --resume to go on "

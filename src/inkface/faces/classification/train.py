@@ -15,6 +15,14 @@ figures, ``report.html`` and, last, ``model.pt`` + ``meta.json``
 The output folder is checked before anything is written (:mod:`inkface.training.run_folder`):
 another model's run is refused, a finished run is kept unless ``resume`` says otherwise,
 and the folder is only created once the data has loaded.
+
+The recipe's ``distribution`` block trains on several devices or nodes (Lightning DDP,
+:mod:`inkface.training.distributed`): every process runs this function, each stage's
+batch is shared out between them, and global rank 0 alone writes (run folder, each
+stage's ``final.pt``, evaluation on the whole test sets, report and model); the other
+ranks return a :class:`FaceRun` with ``secondary`` set once the last stage is fitted.
+The cache of face crops is built before training starts, so ranks started by
+Lightning's launcher only read it.
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ from inkface.models.run import read_state_dict, save_state_dict, state_dict_mism
 from inkface.models.transfer import freeze_backbone, replace_classifier, unfreeze_from
 from inkface.training.callbacks import EpochHistory
 from inkface.training.classifier import ClassifierModule
+from inkface.training.distributed import Distribution, is_global_zero
 from inkface.training.fit import HISTORY_FILE, fit
 from inkface.training.run_folder import (
     RunIdentity,
@@ -64,19 +73,21 @@ class FaceClassifierModule(ClassifierModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         lr = self.trainer.optimizers[0].param_groups[0]["lr"]
-        self.log("lr", lr, on_epoch=True, on_step=False, batch_size=len(batch[1]))
+        self.log("lr", lr, on_epoch=True, on_step=False, batch_size=len(batch[1]), sync_dist=True)
         return super().training_step(batch, batch_idx)
 
 
 @dataclass(frozen=True)
 class FaceRun:
     """A trained run folder and its metrics; ``kept`` when it was already finished and
-    left unchanged (``note`` says so in one line)."""
+    left unchanged (``note`` says so in one line). ``secondary``: a DDP rank other than
+    global rank 0, which trained its share, wrote nothing and has no metrics."""
 
     run_dir: Path
     metrics: dict[str, Any]
     kept: bool = False
     note: str = ""
+    secondary: bool = False
 
 
 def _stage_settings(stage: StageConfig) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -99,13 +110,15 @@ def fit_stage(
     precision: str = "32-true",
     workers: int = 0,
     extend: bool = False,
+    distribution: Distribution | None = None,
 ) -> dict[str, list[float]]:
     """Train ``model`` in place for one stage; returns its per-epoch history series.
 
-    The best epoch (validation accuracy) is loaded back and saved as ``final.pt``; a
-    stage whose ``final.pt`` exists is not trained again when ``resume``, unless
-    ``extend`` (``--resume`` on a finished run) lets it continue from its last
-    checkpoint up to the stage's (possibly larger) epoch budget.
+    The best epoch (validation accuracy) is loaded back and saved as ``final.pt`` (by
+    global rank 0); a stage whose ``final.pt`` exists is not trained again when
+    ``resume``, unless ``extend`` (``--resume`` on a finished run) lets it continue from
+    its last checkpoint up to the stage's (possibly larger) epoch budget. With a
+    ``distribution`` of N processes each loads ``batch_size // N`` samples per step.
     """
     final = stage_dir / "final.pt"
     if resume and not extend and final.is_file():
@@ -121,10 +134,11 @@ def fit_stage(
     )
     L.seed_everything(seed, workers=True, verbose=False)
     generator = torch.Generator().manual_seed(seed)
+    distribution = distribution or Distribution()
     train_loader = DataLoader(
         train_set,
-        stage.batch_size,
-        shuffle=True,
+        distribution.per_rank_batch(stage.batch_size, accelerator),
+        shuffle=True,  # under DDP Lightning swaps in a seeded distributed sampler
         generator=generator,
         num_workers=workers,
         drop_last=len(train_set) > stage.batch_size,
@@ -142,6 +156,7 @@ def fit_stage(
         stop_monitor="val_loss",
         stop_mode="min",
         accelerator=accelerator,
+        distribution=distribution,
         precision=precision,
         max_train_batches=stage.max_train_batches or None,
         progress=progress,
@@ -149,7 +164,8 @@ def fit_stage(
         deterministic=None,
     )
     model.cpu()
-    save_state_dict(final, model.state_dict())
+    if is_global_zero():
+        save_state_dict(final, model.state_dict())
     return fitted.history
 
 
@@ -220,8 +236,12 @@ def train_face_classifier(
 
     ``resume``: True (or ``"auto"``) resumes an unfinished run and keeps a finished one;
     ``"continue"`` trains a finished run further; False (or ``"fresh"``) retrains.
+    Under DDP (``recipe.distribution``) ranks other than 0 return ``secondary`` runs.
     """
     run_dir = Path(out_dir)
+    distribution = Distribution.from_settings(recipe.distribution)
+    primary = is_global_zero()
+    progress = progress and primary  # launched ranks share the terminal of rank 0
     if workers < 0:
         raise InkfaceError(f"workers: must be >= 0, got {workers}")
     for stage in (recipe.pretrain, recipe.training, recipe.finetune):
@@ -230,13 +250,18 @@ def train_face_classifier(
     seed = recipe.data.seed if seed is None else seed
     identity = RunIdentity(recipe.model.name, dict(recipe.model.kwargs), TASK)
     resolved = recipe.updated("data", seed=seed).to_yaml()  # the seed actually used
+    # Every rank plans (and refuses) alike. Ranks that Lightning starts at the first fit
+    # may find the folder rank 0 began ("unfinished" for "new"): no checkpoint exists
+    # before the first epoch all ranks train together, so they resume nothing either.
     plan = plan_run(run_dir, identity, resume, resolved)
     if plan.keep:
-        return FaceRun(run_dir, _saved_metrics(run_dir), kept=True, note=finished_note(run_dir))
+        note = finished_note(run_dir)
+        return FaceRun(run_dir, _saved_metrics(run_dir), True, note, secondary=not primary)
     L.seed_everything(seed, workers=True, verbose=False)
     if data is None:
         data = prepare_face_data(recipe, cache_dir, strict=strict, progress=progress)
-    begin_run(plan)
+    if primary:
+        begin_run(plan)
     n_classes = len(data.class_names)
     common = {
         "seed": seed,
@@ -246,6 +271,7 @@ def train_face_classifier(
         "workers": workers,
         "accelerator": recipe.accelerator,
         "precision": recipe.precision,
+        "distribution": distribution,
     }
     histories: dict[str, dict[str, list[float]]] = {}
     if recipe.pretrain is not None:
@@ -299,6 +325,8 @@ def train_face_classifier(
             data.class_names,
             **common,
         )
+    if not primary:  # rank 0 evaluates on the whole test sets and writes the folder
+        return FaceRun(run_dir, {}, secondary=True)
     model = model.cpu().eval()
     write_json(run_dir / "history.json", {"stages": histories})
     metrics = evaluate_run(recipe, model, data, histories, run_dir, seed)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from inkface.core import labels
 from inkface.core.atomic import atomic_open, atomic_path, check_output_path
 from inkface.core.errors import InkfaceError
 from inkface.core.paths import opencv_path
@@ -43,12 +44,30 @@ from inkface.faces.pipeline.sinks import (
 )
 from inkface.faces.pipeline.sources import IMAGE_SUFFIXES, FrameSource, ImageSource, open_source
 from inkface.faces.pipeline.threads import ThreadBudget, plan_threads, process_threads
+from inkface.models.run import META_FILE, RunMeta, read_meta
 from inkface.runtime.backends import BackendName, open_run
 from inkface.runtime.onnx_session import Precision
 
-__all__ = ["AnalysisSummary", "FacePipeline", "analyze", "check_outputs", "load_heads"]
+__all__ = [
+    "AnalysisSummary",
+    "FacePipeline",
+    "analyze",
+    "check_head_task",
+    "check_outputs",
+    "load_heads",
+    "run_face_task",
+]
 
 STAGES = ("read", "detect", "track", "classify", "draw")
+FACE_TASKS = ("smile", "expression", "mask")
+# The class lists that name a face task, for runs whose meta.json names none.
+_TASK_OF_CLASSES = (
+    (labels.SMILE_CLASSES, "smile"),
+    (labels.FERPLUS_CLASSES, "expression"),
+    (labels.AFFECTNET_CLASSES, "expression"),
+    (labels.MASK_CLASSES, "mask"),
+    (labels.MASK_CLASSES_2, "mask"),
+)
 
 
 @dataclass(frozen=True)
@@ -122,6 +141,38 @@ def load_heads(
     return loaded
 
 
+def run_face_task(meta: RunMeta) -> str | None:
+    """The face task (smile, expression or mask) a run's meta.json head says it does: its
+    ``face_task`` (written by ``train-face``), else a ``head`` named after a task, else
+    class names that are one task's list; ``None`` when nothing in the head says."""
+    extra = meta.extra or {}
+    for key in ("face_task", "head"):
+        if extra.get(key) in FACE_TASKS:
+            return str(extra[key])
+    names = extra.get("class_names")
+    if isinstance(names, list):
+        for classes, task in _TASK_OF_CLASSES:
+            if tuple(names) == classes:
+                return task
+    return None
+
+
+def check_head_task(run_dir: str | Path, task: str) -> None:
+    """Refuse ``--task TASK`` for a run whose meta.json says it does another face task
+    (the task names the head's records, so a mask run must not be labelled ``smile``).
+    A run that is no face classifier is left to :func:`load_heads` to refuse."""
+    meta = read_meta(run_dir)
+    if meta.task != TASK:
+        return
+    found = run_face_task(meta)
+    if found is not None and found != task:
+        names = ", ".join(map(str, (meta.extra or {}).get("class_names") or ()))
+        raise InkfaceError(
+            f"{Path(run_dir) / META_FILE}: this run is a {found} classifier ({names}), "
+            f"not {task}: give --task {found}, or a {task} run"
+        )
+
+
 def check_outputs(
     source: str | Path | FrameSource,
     out_video: str | Path | None,
@@ -149,7 +200,12 @@ def _single_image(source: str | Path | FrameSource) -> bool:
     if isinstance(source, FrameSource):
         return isinstance(source, ImageSource)
     path = Path(str(source).strip())
-    return path.suffix.lower() in IMAGE_SUFFIXES and not path.is_dir()
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        return False
+    try:
+        return not path.is_dir()
+    except OSError as exc:  # a name too long for the file system: ENAMETOOLONG
+        raise InkfaceError(f"{path}: source cannot be read ({exc.strerror})") from None
 
 
 def build_detector(

@@ -12,6 +12,7 @@ long batch, §7.3 of the smile report runs the pipeline over a stream of frames)
 
 from __future__ import annotations
 
+import errno
 import time
 import warnings
 from collections.abc import Iterator
@@ -29,6 +30,8 @@ from inkface.core.paths import opencv_path
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm"})
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 FOLDER_FPS = 10.0  # nominal rate of an image folder (timestamps and the annotated video)
+# stat() errors that mean "nothing there" (those Path.exists() answers False to)
+_MISSING = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})
 
 
 class Frame(NamedTuple):
@@ -180,9 +183,13 @@ def open_source(spec: str | Path, fps: float = FOLDER_FPS) -> FrameSource:
     if text.lower().startswith(STREAM_SCHEMES):
         return CaptureSource(text, text, live=True)
     path = Path(text)
-    if not path.exists():
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno not in _MISSING:  # a name too long (ENAMETOOLONG), no access...
+            raise InkfaceError(f"{path}: source cannot be read ({exc.strerror})") from None
         what = "dangling symbolic link" if path.is_symlink() else "no such file or folder"
-        raise InkfaceError(f"{path}: {what} (source)")
+        raise InkfaceError(f"{path}: {what} (source)") from None
     if path.is_dir():
         return FolderSource(path, fps)
     if path.is_char_device() and path.suffix.lower() not in IMAGE_SUFFIXES:

@@ -3,9 +3,10 @@
 Folder-per-writer signatures, preprocessed once at 128 x 128 into the shared cache.
 Each writer's samples are split 60/20/20 into train / validation / test (the same
 writers everywhere: a closed set). As in the paper, training images are grown with
-Keras-style distortions (88 samples -> about 2,000 per writer) and the test set is
-distorted *more heavily* ("images with heavier distortions generated using
-ImageDataGenerator"), with a fixed seed so every model sees the same test images.
+Keras-style distortions, drawn on the fly
+(:mod:`inkface.signatures.identification.augmented`), and the test set is distorted
+*more heavily* ("images with heavier distortions generated using ImageDataGenerator"),
+with a fixed seed so every model sees the same test images.
 """
 
 from __future__ import annotations
@@ -14,17 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
 from inkface.core.errors import InkfaceError
-from inkface.signatures.data.augment import (
-    HARD_TEST_RANGES,
-    TRAIN_RANGES,
-    AffineRanges,
-    distort,
-    distort_batch,
-)
+from inkface.signatures.data.augment import HARD_TEST_RANGES, distort_batch
 from inkface.signatures.data.cache import load_preprocessed
 from inkface.signatures.data.preprocess import INPUT_SIZES
 from inkface.signatures.data.readers import load_signature_dataset
@@ -91,31 +84,3 @@ def prepare_identification_data(
     return IdentificationData(
         images, labels_arr, names, train, val, test, hard, cached.dataset.style
     )
-
-
-class AugmentedImages(Dataset):
-    """``copies`` distorted versions of each image, fixed per index (like the paper's
-    pre-generated 2,000 images per writer); ``copies=1`` and ``ranges=None`` is clean."""
-
-    def __init__(
-        self,
-        images: np.ndarray,
-        labels: np.ndarray,
-        copies: int = 1,
-        ranges: AffineRanges | None = TRAIN_RANGES,
-        seed: int = 0,
-    ) -> None:
-        self.images, self.labels = images, labels
-        self.copies, self.ranges, self.seed = max(1, copies), ranges, seed
-
-    def __len__(self) -> int:
-        return len(self.images) * self.copies
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        base = index % len(self.images)
-        image = self.images[base]
-        if self.ranges is not None and index >= len(self.images):
-            image = distort(image, self.ranges, np.random.default_rng((self.seed, index)))
-        return torch.from_numpy(np.ascontiguousarray(image)).unsqueeze(0), torch.tensor(
-            int(self.labels[base])
-        )

@@ -95,10 +95,10 @@ class PairSimilarityModule(L.LightningModule):
         loss = F.binary_cross_entropy(similarity, target)
         accuracy = ((similarity >= 0.5).float() == target).float().mean()
         n = len(target)
-        self.log(f"{stage}_loss", loss, on_epoch=True, on_step=False, prog_bar=True, batch_size=n)
-        self.log(
-            f"{stage}_accuracy", accuracy, on_epoch=True, on_step=False, prog_bar=True, batch_size=n
-        )
+        logged = {"on_epoch": True, "on_step": False, "prog_bar": True, "batch_size": n}
+        # sync_dist: under DDP the epoch value is the mean over every process's samples
+        self.log(f"{stage}_loss", loss, sync_dist=True, **logged)
+        self.log(f"{stage}_accuracy", accuracy, sync_dist=True, **logged)
         return loss
 
     def training_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:

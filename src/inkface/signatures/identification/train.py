@@ -14,13 +14,15 @@
 
 Both resume an interrupted run from its last checkpoint, keep a finished run as it is
 unless asked (``resume="continue"`` trains on, ``resume=False`` retrains) and refuse a
-folder holding another model (:mod:`inkface.training.run_folder`).
+folder holding another model (:mod:`inkface.training.run_folder`). With a
+``distribution`` of several processes (Lightning DDP, :mod:`inkface.training.distributed`)
+each loads its share of every batch; global rank 0 alone writes the run folder and
+evaluates, the other ranks return an empty result after fitting.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,12 @@ from inkface.evaluation.identification import closed_set_metrics, cmc_curve, ope
 from inkface.evaluation.thresholds import accuracy_threshold
 from inkface.models.run import RunMeta, save_run_model
 from inkface.signatures.data.augment import TRAIN_RANGES
-from inkface.signatures.identification.data import AugmentedImages, IdentificationData
+from inkface.signatures.identification.augmented import (
+    PAPER_SAMPLES_PER_WRITER,
+    AugmentedImages,
+    loader_options,
+)
+from inkface.signatures.identification.data import IdentificationData
 from inkface.signatures.identification.pair_similarity import (
     ImagePairs,
     PairSimilarityModule,
@@ -46,10 +53,9 @@ from inkface.signatures.identification.pair_similarity import (
 from inkface.signatures.identification.predictor import CNN_TASK
 from inkface.signatures.verification.embedder import SIAMESE_TASK
 from inkface.training.classifier import ClassifierModule
+from inkface.training.distributed import Distribution, is_global_zero
 from inkface.training.fit import FitResult, fit
 from inkface.training.run_folder import RunIdentity, RunPlan, begin_run, check_count, plan_run
-
-SAMPLES_PER_WRITER = 2000  # the paper grows 88 samples to about 2,000 per writer
 
 
 def cnn_identity(conv_layers: int, n_writers: int | None = None) -> RunIdentity:
@@ -109,6 +115,7 @@ def _fit_best(
     progress: bool,
     accelerator: str,
     resume: bool,
+    distribution: Distribution,
 ) -> FitResult:
     """Fit, keeping the epoch with the best validation accuracy (no early stopping;
     ``resume`` continues from ``checkpoints/last.ckpt``)."""
@@ -121,6 +128,7 @@ def _fit_best(
         monitor="val_accuracy",
         mode="max",
         accelerator=accelerator,
+        distribution=distribution,
         progress=progress,
         resume=resume,
     )
@@ -133,29 +141,37 @@ def train_writer_cnn(
     epochs: int = 25,
     batch_size: int = 32,
     lr: float = 1e-3,
-    samples_per_writer: int = SAMPLES_PER_WRITER,
+    samples_per_writer: int = PAPER_SAMPLES_PER_WRITER,
     seed: int = 0,
     progress: bool = True,
     accelerator: str = "auto",
     resume: bool | str = True,
+    workers: int = 0,
+    distribution: Distribution | None = None,
 ) -> dict[str, Any]:
     """Train one CNN depth; returns history, validation and (distorted) test accuracy.
 
-    ``resume``: see the module docstring; a kept finished run returns its saved result.
+    Each epoch sees ``samples_per_writer`` training samples per writer (the paper's
+    2,000 by default, section III.A), distorted on the fly in ``workers`` DataLoader
+    processes (0: in this one; the samples are the same either way, see
+    :mod:`inkface.signatures.identification.augmented`). ``resume``: see the module
+    docstring; a kept finished run returns its saved result.
     """
     run_dir = Path(out_dir)
     check_count("samples_per_writer", samples_per_writer)
+    workers_options = loader_options(workers)
     identity = cnn_identity(conv_layers, data.n_writers)
     settings = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed}
     plan = _plan(run_dir, identity, data, resume, samples_per_writer=samples_per_writer, **settings)
     if plan.keep:
         return saved_result(run_dir)
-    begin_run(plan)
+    distribution = distribution or Distribution()
+    if is_global_zero():  # DDP: rank 0 writes, the other ranks train alongside
+        begin_run(plan)
     L.seed_everything(seed, workers=True, verbose=False)
-    per_writer = max(1, len(data.train) // data.n_writers)
-    copies = max(1, math.ceil(samples_per_writer / per_writer))
-    train_set = AugmentedImages(data.images[data.train], data.labels[data.train], copies, seed=seed)
-    val_set = AugmentedImages(data.images[data.val], data.labels[data.val], 1, None)
+    train_images, train_labels = data.images[data.train], data.labels[data.train]
+    train_set = AugmentedImages(train_images, train_labels, samples_per_writer, seed=seed)
+    val_set = AugmentedImages(data.images[data.val], data.labels[data.val], None, None)
     module = ClassifierModule(
         "writer_cnn",
         {"num_classes": data.n_writers, "conv_layers": conv_layers},
@@ -166,13 +182,22 @@ def train_writer_cnn(
     fitted = _fit_best(
         module,
         run_dir,
-        DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=generator),
+        DataLoader(
+            train_set,
+            batch_size=distribution.per_rank_batch(batch_size, accelerator),
+            shuffle=True,
+            generator=generator,
+            **workers_options,
+        ),
         DataLoader(val_set, batch_size=256),
         epochs,
         progress,
         accelerator,
         plan.resume,
+        distribution,
     )
+    if not is_global_zero():
+        return {}
     model = module.model.cpu().eval()
     val_scores = _softmax_scores(model, data.images[data.val])
     test_scores = _softmax_scores(model, data.hard_test_images)
@@ -238,20 +263,26 @@ def train_siamese_identifier(
     progress: bool = True,
     accelerator: str = "auto",
     resume: bool | str = True,
+    workers: int = 0,
+    distribution: Distribution | None = None,
 ) -> dict[str, Any]:
     """Train the pixel Siamese network; identification by the most similar reference.
 
+    ``workers``: DataLoader processes distorting the pairs (0: this one; same pairs).
     ``resume``: see the module docstring; a kept finished run returns its saved result.
     """
     run_dir = Path(out_dir)
     check_count("n_pairs", n_pairs)
+    workers_options = loader_options(workers)
     settings = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed}
     plan = _plan(
         run_dir, siamese_identity(conv_features), data, resume, n_pairs=n_pairs, **settings
     )
     if plan.keep:
         return saved_result(run_dir)
-    begin_run(plan)
+    distribution = distribution or Distribution()
+    if is_global_zero():  # DDP: rank 0 writes, the other ranks train alongside
+        begin_run(plan)
     L.seed_everything(seed, workers=True, verbose=False)
     train_images, train_labels = data.images[data.train], data.labels[data.train]
     val_images, val_labels = data.images[data.val], data.labels[data.val]
@@ -264,16 +295,20 @@ def train_siamese_identifier(
         run_dir,
         DataLoader(
             ImagePairs(train_images, train_pairs, TRAIN_RANGES, seed),
-            batch_size=batch_size,
+            batch_size=distribution.per_rank_batch(batch_size, accelerator),
             shuffle=True,
             generator=generator,
+            **workers_options,
         ),
         DataLoader(ImagePairs(val_images, val_pairs), batch_size=256),
         epochs,
         progress,
         accelerator,
         plan.resume,
+        distribution,
     )
+    if not is_global_zero():
+        return {}
     net = module.net.cpu().eval()
     threshold = _similarity_threshold(net, val_images, val_pairs)
     gallery = embed_images(net.tower, train_images)

@@ -14,12 +14,14 @@ threshold.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from inkface.evaluation.multi_reference import reference_spread
 from inkface.evaluation.policy import POLICY_KEY, DecisionPolicy
+from inkface.models.run import META_FILE
 from inkface.signatures.verification.embedder import VERIFICATION_TASK, Embedder
 
 NO_POLICY_NOTE = (
@@ -29,12 +31,13 @@ NO_POLICY_NOTE = (
 )
 
 
-def claim_policy(embedder: Embedder) -> DecisionPolicy | None:
-    """The decision policy of a verification run that stores one, else None."""
+def claim_policy(embedder: Embedder, source: str | Path = META_FILE) -> DecisionPolicy | None:
+    """The decision policy of a verification run that stores one, else None; ``source``
+    (the run's ``meta.json``) is named when the policy is malformed."""
     extra = embedder.meta.extra or {}
     if embedder.meta.task != VERIFICATION_TASK or not extra.get(POLICY_KEY):
         return None
-    return DecisionPolicy.from_meta(extra, embedder.meta.threshold)
+    return DecisionPolicy.from_meta(extra, embedder.meta.threshold, source)
 
 
 def writer_spread(references: np.ndarray, policy: DecisionPolicy | None) -> float | None:

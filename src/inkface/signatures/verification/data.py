@@ -16,7 +16,7 @@ from inkface.signatures.data.bank import ImageBank
 from inkface.signatures.data.cache import PreprocessedImages, load_preprocessed
 from inkface.signatures.data.plans import PairPlan, plan_pairs
 from inkface.signatures.data.readers import load_signature_dataset
-from inkface.signatures.verification.recipe import Recipe
+from inkface.signatures.verification.recipe import Recipe, parse_input_size
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,9 @@ def prepare_data(
             f"(give --root {missing[0]}=DIR)"
         )
     size_spec = recipe.data.input_size
-    input_size = (
-        tuple(int(v) for v in size_spec.lower().split("x"))
-        if size_spec and "x" in size_spec
-        else model_info(size_spec or recipe.model.name).input_size
-    )
+    input_size = (parse_input_size(size_spec) if size_spec else None) or model_info(
+        size_spec or recipe.model.name
+    ).input_size
     loaded: dict[tuple[str, str], PreprocessedImages] = {}
     for cfg in (*recipe.data.train, *recipe.data.test):
         key = (cfg.name, str(Path(cfg.root).resolve()))

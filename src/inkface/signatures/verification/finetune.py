@@ -20,7 +20,8 @@ from typing import Any
 import torch
 
 from inkface.core.errors import InkfaceError
-from inkface.models.run import RunMeta, load_run_model, read_meta
+from inkface.evaluation.policy import DecisionPolicy
+from inkface.models.run import META_FILE, RunMeta, load_run_model, read_meta
 from inkface.signatures.verification.embedder import VERIFICATION_TASK
 from inkface.signatures.verification.recipe import Recipe, load_recipe
 
@@ -29,10 +30,12 @@ FINETUNE_RECIPE = "finetune-small"
 
 def finetune_recipe(init_from: str | Path, recipe: Recipe | None = None) -> Recipe:
     """The recipe for fine-tuning from ``init_from``: ``recipe`` as given (it is checked
-    later), or ``finetune-small`` with the source run's architecture and input size."""
+    against the data later), or ``finetune-small`` with the source run's architecture and
+    input size. The source run is checked whole first (:func:`check_source`), so a bad
+    ``--init-from`` fails before any dataset is read or cached."""
+    meta = check_source(init_from)
     if recipe is not None:
         return recipe
-    meta = _source_meta(init_from)
     base = load_recipe(FINETUNE_RECIPE)
     model = base.model.model_copy(
         update={"name": meta.architecture, "kwargs": dict(meta.model_kwargs)}
@@ -48,6 +51,16 @@ def _source_meta(init_from: str | Path) -> RunMeta:
         raise InkfaceError(
             f"{init_from}: --init-from needs a signature-verification run, not a {meta.task} run"
         )
+    return meta
+
+
+def check_source(init_from: str | Path) -> RunMeta:
+    """The metadata of a usable ``--init-from`` run: a verification run whose weights load
+    (``model.pt`` fits its architecture) and whose decision policy is well formed; each
+    refusal is one line naming the file."""
+    meta = _source_meta(init_from)
+    load_run_model(init_from)
+    DecisionPolicy.from_meta(meta.extra, meta.threshold, Path(init_from) / META_FILE)
     return meta
 
 

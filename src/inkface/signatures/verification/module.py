@@ -55,13 +55,28 @@ class SiameseModule(L.LightningModule):
         loss = contrastive_loss(distances, batch["labels"], self.margin)
         total = loss + self.tower.regularization_loss()
         n = len(batch["labels"])
-        self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=n)
+        self.log(
+            "train_loss",
+            loss,
+            on_step=True,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=n,
+            sync_dist=True,
+        )
         return total
 
     def validation_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:
         distances = self.batch_distances(batch)
         loss = contrastive_loss(distances, batch["labels"], self.margin)
-        self.log("val_loss", loss, on_epoch=True, prog_bar=True, batch_size=len(distances))
+        self.log(
+            "val_loss",
+            loss,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=len(distances),
+            sync_dist=True,
+        )
         self._val_outputs.append(
             (
                 distances.detach().cpu().numpy(),
@@ -71,19 +86,26 @@ class SiameseModule(L.LightningModule):
         )
 
     def on_validation_epoch_end(self) -> None:
-        if not self._val_outputs:
+        outputs, self._val_outputs = self._val_outputs, []
+        world = self.trainer.world_size
+        if world > 1:  # every rank must reach this collective, before any early return
+            gathered: list[list | None] = [None] * world
+            torch.distributed.all_gather_object(gathered, outputs)
+            outputs = [o for part in gathered for o in part or []]
+        if not outputs:
             return
-        distances, labels, kinds = (np.concatenate(x) for x in zip(*self._val_outputs, strict=True))
-        self._val_outputs.clear()
+        distances, labels, kinds = (np.concatenate(x) for x in zip(*outputs, strict=True))
         keep = kinds != RANDOM
         distances, labels, kinds = distances[keep], labels[keep], kinds[keep]
         if len(np.unique(labels)) < 2:
             return
         scores = PairScores(distances, labels, kinds, np.zeros_like(labels))
         choice = best_threshold(scores)
-        self.log("val_accuracy", choice.accuracy, prog_bar=True)
-        self.log("val_threshold", choice.threshold)
-        self.log("val_auroc", float(roc_auc_score(labels, -distances)), prog_bar=True)
+        # computed from every rank's pairs, so the same on each (sync_dist only averages)
+        self.log("val_accuracy", choice.accuracy, prog_bar=True, sync_dist=True)
+        self.log("val_threshold", choice.threshold, sync_dist=True)
+        auroc = float(roc_auc_score(labels, -distances))
+        self.log("val_auroc", auroc, prog_bar=True, sync_dist=True)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         trainable = [p for p in self.tower.parameters() if p.requires_grad]

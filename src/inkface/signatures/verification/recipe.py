@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -10,6 +11,7 @@ from pydantic import Field, field_validator
 
 from inkface.core.errors import InkfaceError
 from inkface.core.recipe import (
+    SIZE_RANGE,
     ModelConfig,
     OptimizerConfig,
     RecipeBase,
@@ -23,6 +25,9 @@ from inkface.evaluation.operating_points import (
     DEFAULT_OPERATING_POINTS,
     canonical_name,
 )
+from inkface.models import list_models
+
+_SIZE_TEXT = re.compile(r"\s*(\d+)\s*[xX]\s*(\d+)\s*")
 
 
 class DatasetConfig(StrictConfig):
@@ -38,7 +43,34 @@ class DataConfig(StrictConfig):
     # The paper trains on genuine and skilled pairs only; random forgeries are added
     # to validation and test for reporting, and optionally to training.
     random_forgeries_in_training: bool = False
-    input_size: str | None = None  # default: the model's registered input size
+    # "HxW", or a registered model's name for its input size; default: the model's own.
+    input_size: str | None = None
+
+    @field_validator("input_size")
+    @classmethod
+    def _size_spec(cls, spec: str | None) -> str | None:
+        """Refuse what :func:`~inkface.signatures.verification.data.prepare_data` could
+        not read (``64x80x3``, ``0x80``, an unknown name) when the recipe is built, so
+        the error names this field; recipe files are checked alike on loading."""
+        if spec is None:
+            return None
+        match = _SIZE_TEXT.fullmatch(spec)
+        if match is not None:
+            low, high = SIZE_RANGE
+            if not all(low <= int(side) <= high for side in match.groups()):
+                raise ValueError(f"each side of {spec!r} must be {low} to {high} pixels")
+            return spec
+        if spec not in list_models():
+            raise ValueError(
+                f"expected HxW (two integers, e.g. 150x220) or a model name, got {spec!r}"
+            )
+        return spec
+
+
+def parse_input_size(spec: str) -> tuple[int, int] | None:
+    """``"150x220"`` -> ``(150, 220)``; None for anything else (a model's name)."""
+    match = _SIZE_TEXT.fullmatch(spec)
+    return None if match is None else (int(match.group(1)), int(match.group(2)))
 
 
 class TrainingConfig(StrictConfig):

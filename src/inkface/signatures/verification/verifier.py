@@ -25,6 +25,7 @@ import numpy as np
 
 from inkface.core.errors import InkfaceError
 from inkface.evaluation.policy import DecisionPolicy
+from inkface.models.run import META_FILE
 from inkface.runtime.backends import BackendName
 from inkface.runtime.predictor import ImageInput, Predictor
 from inkface.signatures.verification.embedder import VERIFICATION_TASK, Embedder, load_embedder
@@ -69,13 +70,14 @@ class Verifier(Predictor):
 
     output_kind = "embedding"
 
-    def __init__(self, embedder: Embedder) -> None:
+    def __init__(self, embedder: Embedder, source: str | Path = META_FILE) -> None:
+        """``source``: the run's ``meta.json``, named in errors about its policy."""
         threshold = embedder.meta.threshold
         if threshold is None or threshold <= 0:
-            raise InkfaceError("the run has no positive decision threshold in meta.json")
+            raise InkfaceError(f"{source}: the run has no positive decision threshold")
         super().__init__(embedder.backend, embedder.meta, embedder.weights_sha256)
         self.embedder = embedder
-        self.policy = DecisionPolicy.from_meta(embedder.meta.extra, threshold)
+        self.policy = DecisionPolicy.from_meta(embedder.meta.extra, threshold, source)
 
     def describe(self) -> dict[str, Any]:
         """The predictor's description plus its operating points (with their k=1
@@ -117,13 +119,33 @@ class Verifier(Predictor):
             references = [references]
         if not references:
             raise InkfaceError("verify needs at least one reference signature")
-        decision = self.policy.decision(operating_point, len(references))  # fails early
+        self.policy.decision(operating_point, len(references))  # a bad point fails early
         embeddings = self.embedder.embed([*references, questioned])
-        distances = np.linalg.norm(embeddings[:-1] - embeddings[-1], axis=1)
+        return self.decide(
+            embeddings[:-1],
+            embeddings[-1],
+            [_name(r) for r in references],
+            _name(questioned),
+            operating_point,
+        )
+
+    def decide(
+        self,
+        references: np.ndarray,
+        questioned: np.ndarray,
+        reference_names: Sequence[str],
+        questioned_name: str,
+        operating_point: str | None = None,
+    ) -> VerificationResult:
+        """The decision from embeddings already computed: ``references`` (k, D) and
+        ``questioned`` (D,). Batch scoring embeds each distinct image once and decides
+        every pair here, exactly as :meth:`verify` does."""
+        decision = self.policy.decision(operating_point, len(references))
+        distances = np.linalg.norm(np.asarray(references) - np.asarray(questioned), axis=1)
         combined = self.policy.combine(distances)
         return VerificationResult(
-            questioned=_name(questioned),
-            references=[_name(r) for r in references],
+            questioned=questioned_name,
+            references=list(reference_names),
             distances=[float(d) for d in distances],
             distance=combined,
             similarity=float(self.embedder.similarity(combined)),
@@ -169,4 +191,4 @@ def load_verifier(
     embedder = load_embedder(run_dir, prefer=prefer, threads=threads)
     if embedder.meta.task != VERIFICATION_TASK:
         raise InkfaceError(f"{run_dir}: run is a {embedder.meta.task} model, not a verifier")
-    return Verifier(embedder)
+    return Verifier(embedder, Path(run_dir) / META_FILE)

@@ -285,6 +285,9 @@ def test_onnx_models_in_a_non_utf8_folder(tmp_path: Path, faces: Path) -> None:
         moved / "model.onnx", moved / "model.int8.onnx", predictor, faces / "classes"
     )
     assert compared["images"] == 24 and compared["agreement"] >= 0.8
+    (moved / "model.onnx").unlink()  # exported afresh there: torch and onnx write bytes
+    export_onnx(moved, progress=False)
+    np.testing.assert_allclose(load_backend(moved)(batch), backend(batch), atol=1e-6)
     (moved / "model.onnx").write_bytes(b"not a protobuf")
     with pytest.raises(InkfaceError, match="cannot load ONNX model") as caught:
         OnnxBackend(moved / "model.onnx")

@@ -160,7 +160,11 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not zipfile.is_zipfile(path):
         raise InkfaceError(f"{path}: not an inkface state dict (not a PyTorch zip archive)")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        if _utf8(path):
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        else:  # torch's file reader takes UTF-8 names only: read it through Python
+            with path.open("rb") as handle:
+                state = torch.load(handle, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise InkfaceError(f"{path}: not an inkface state dict ({UNSAFE_PICKLE})") from None
     except LOAD_ERRORS as exc:
@@ -171,6 +175,14 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         kind = type(state).__name__
         raise InkfaceError(f"{path}: not an inkface state dict (a {kind}, not tensors by name)")
     return dict(state)
+
+
+def _utf8(path: Path) -> bool:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:  # a byte name that is not UTF-8, as a lone surrogate
+        return False
+    return True
 
 
 def state_dict_mismatch(

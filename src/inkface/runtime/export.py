@@ -17,6 +17,7 @@ package and handles every registered architecture.
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import warnings
@@ -190,11 +191,12 @@ def _torch_export(model: torch.nn.Module, shape: tuple[int, ...], path: Path, op
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message="Constant folding")
+        buffer = io.BytesIO()  # written by Python: native writers need UTF-8 names
         try:
             torch.onnx.export(
                 model.eval(),
                 (dummy,),
-                str(path),
+                buffer,
                 dynamo=False,
                 opset_version=opset,
                 input_names=["input"],
@@ -205,13 +207,14 @@ def _torch_export(model: torch.nn.Module, shape: tuple[int, ...], path: Path, op
         except (RuntimeError, torch.onnx.errors.OnnxExporterError) as exc:
             first = (str(exc).splitlines() or [exc.__class__.__name__])[0]
             raise InkfaceError(f"cannot export to ONNX opset {opset}: {first}") from None
+    path.write_bytes(buffer.getvalue())
 
 
 def finalise_onnx(path: Path, props: dict[str, str]) -> None:
     """Embed ``props`` as ``metadata_props``, check the model, save it as one file."""
     import onnx
 
-    proto = onnx.load(str(path))
+    proto = onnx.load_model_from_string(path.read_bytes())  # any file name, not only UTF-8
     kept = [p for p in proto.metadata_props if p.key not in props]
     del proto.metadata_props[:]
     proto.metadata_props.extend(kept)
@@ -223,7 +226,7 @@ def finalise_onnx(path: Path, props: dict[str, str]) -> None:
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
         first = (str(exc).splitlines() or [exc.__class__.__name__])[0]
         raise InkfaceError(f"{path}: exported ONNX model fails onnx.checker ({first})") from None
-    onnx.save_model(proto, str(path), save_as_external_data=False)
+    path.write_bytes(proto.SerializeToString())  # one file: no external data
 
 
 def parity_max_abs_diff(

@@ -27,6 +27,20 @@ def parse_roots(items: Iterable[str]) -> dict[str, str]:
     return parse_key_values(items, "--root", "NAME=DIR, e.g. cedar=/data/CEDAR")
 
 
+def add_resume_flags(parser: argparse.ArgumentParser) -> None:
+    """``--no-resume``, ``--force`` and ``--resume``: what a training command does with a
+    run folder that already holds a run (``inkface.training.run_folder.policy_from_flags``)."""
+    parser.add_argument(
+        "--no-resume", action="store_true", help="ignore existing checkpoints, train afresh"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="retrain from scratch, even a finished run"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="train a finished run further (e.g. more epochs)"
+    )
+
+
 def add_distribution_flags(parser: argparse.ArgumentParser) -> None:
     """``--devices``, ``--num-nodes`` and ``--strategy`` (Lightning DDP) for a training
     command; each overrides the recipe's ``distribution`` block when given."""

@@ -6,7 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from inkface.cli.options import add_distribution_flags, distribution_overrides, parse_roots
+from inkface.cli.options import (
+    add_distribution_flags,
+    add_resume_flags,
+    distribution_overrides,
+    parse_roots,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,15 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--cache-dir", type=Path, default=None)
     parser.add_argument("--max-epochs", type=int, default=None, help="override the recipe")
     parser.add_argument("--accelerator", default=None, help="cpu, gpu or auto")
-    parser.add_argument(
-        "--no-resume", action="store_true", help="ignore existing checkpoints, train afresh"
-    )
-    parser.add_argument(
-        "--force", action="store_true", help="retrain from scratch, even a finished run"
-    )
-    parser.add_argument(
-        "--resume", action="store_true", help="train a finished run further (e.g. more epochs)"
-    )
+    add_resume_flags(parser)
     parser.add_argument("--skip-bad", action="store_true", help="warn and skip bad files")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_distribution_flags(parser)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from inkface.cli.options import add_distribution_flags
+from inkface.cli.options import add_distribution_flags, add_resume_flags
 from inkface.core.errors import InkfaceError
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
@@ -31,15 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--accelerator", default=None, choices=ACCELERATORS)
     parser.add_argument("--workers", type=int, default=0, help="data-loader worker processes")
-    parser.add_argument(
-        "--no-resume", action="store_true", help="ignore existing checkpoints, train afresh"
-    )
-    parser.add_argument(
-        "--force", action="store_true", help="retrain from scratch, even a finished run"
-    )
-    parser.add_argument(
-        "--resume", action="store_true", help="train a finished run further (e.g. more epochs)"
-    )
+    add_resume_flags(parser)
     parser.add_argument("--skip-bad", action="store_true", help="warn and skip bad files")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     add_distribution_flags(parser)

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from inkface.cli.options import add_distribution_flags
+from inkface.cli.options import add_distribution_flags, add_resume_flags
 from inkface.core.errors import InkfaceError
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
@@ -40,15 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", type=Path, default=None)
     parser.add_argument("--accelerator", default="auto", choices=ACCELERATORS)
-    parser.add_argument(
-        "--no-resume", action="store_true", help="ignore existing checkpoints, train afresh"
-    )
-    parser.add_argument(
-        "--force", action="store_true", help="retrain from scratch, even a finished run"
-    )
-    parser.add_argument(
-        "--resume", action="store_true", help="train a finished run further (e.g. more epochs)"
-    )
+    add_resume_flags(parser)
     parser.add_argument("--quiet", action="store_true")
     add_distribution_flags(parser)
     parser.set_defaults(func=run)

@@ -343,3 +343,32 @@ def test_dry_run_lists_what_would_be_scored(
     assert "scored 7 inputs" in capsys.readouterr().out
     assert main([*args, "--dry-run"]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_signature_embeddings_are_reused_until_the_file_changes(
+    parts: dict[str, Path], tmp_path: Path
+) -> None:
+    """References recur across pairs and chunks: each is embedded once per predictor,
+    and again only when its file changes (size or modification time)."""
+    sigs = tmp_path / "sigs"
+    sigs.mkdir()
+    for i in range(3):
+        (sigs / f"s{i}.png").write_bytes(signature_png(i))
+    predictor = batch.BatchPredictor({"sig": parts["verifier"]})
+    pair = batch.BatchInput("pair", str(sigs / "s0.png"), (str(sigs / "s1.png"),))
+    calls: list[int] = []
+    predictor.load()
+    verifier = predictor._loaded.verifier
+    real_backend = verifier.backend
+
+    def counting(x: np.ndarray) -> np.ndarray:
+        calls.append(len(x))
+        return real_backend(x)
+
+    verifier.backend = counting
+    first = predictor.score([pair, pair]).to_pylist()
+    again = predictor.score([pair]).to_pylist()
+    assert calls == [2] and first[0]["distance"] == again[0]["distance"]
+    (sigs / "s1.png").write_bytes(signature_png(2) + b"\0")  # another image, another size
+    changed = predictor.score([pair]).to_pylist()
+    assert calls == [2, 1] and changed[0]["distance"] != first[0]["distance"]

@@ -12,6 +12,7 @@ one call. Pairs: each pair is verified with the run's decision policy
 
 from __future__ import annotations
 
+import collections
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from inkface.batch.inputs import BatchInput, Mode
+from inkface.batch.inputs import BatchInput, Mode, local_path
 from inkface.batch.reading import failure_reason, read_image_bgr, read_signature, sample_frames
 from inkface.batch.rows import FAILED, NO_FACE, OK, column_name, output_schema, to_table
 from inkface.core.errors import InkfaceError
@@ -36,6 +37,7 @@ from inkface.signatures.verification.verifier import Verifier
 
 CLASSIFY_CHUNK = 64  # crops held before the heads run: bounds memory on long videos
 EMBED_BATCH = 64  # signatures per embedder call
+EMBEDDING_CACHE = 50_000  # signature embeddings kept per predictor (about 25 MB at 128-D)
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,9 @@ class _Loaded:
     detector: FaceDetector | None = None
     heads: dict[str, FaceClassifier] = field(default_factory=dict)
     verifier: Verifier | None = None
+    # Signature embeddings by (location, size, mtime): references recur across pairs
+    # and chunks (a bank checks many cheques against a few references per customer).
+    embeddings: collections.OrderedDict = field(default_factory=collections.OrderedDict)
 
 
 def plan_runs(runs: Mapping[str, str | Path]) -> tuple[Mode, dict[str, list[str]]]:
@@ -305,7 +310,7 @@ class BatchPredictor:
         loaded = self._loaded
         assert loaded is not None and loaded.verifier is not None
         verifier = loaded.verifier
-        embeddings, errors = self._embed_distinct(verifier, items)
+        embeddings, errors = _embed_distinct(verifier, items, loaded.embeddings)
         rows = []
         for item in items:
             row: dict[str, Any] = {
@@ -343,28 +348,49 @@ class BatchPredictor:
             )
         return rows
 
-    @staticmethod
-    def _embed_distinct(
-        verifier: Verifier, items: Sequence[BatchInput]
-    ) -> tuple[dict[str, np.ndarray], dict[str, Exception]]:
-        """Embeddings of every distinct image of ``items``, and why the others failed."""
-        locations = list(dict.fromkeys(p for i in items for p in (*i.references, i.location)))
-        prepared: dict[str, np.ndarray] = {}
-        errors: dict[str, Exception] = {}
-        for location in locations:
-            try:
-                prepared[location] = verifier.prepare([read_signature(location)])[0]
-            except Exception as exc:  # named in the rows of the pairs that use it
-                errors[location] = exc
-        names = list(prepared)
-        vectors = [
-            np.asarray(
-                verifier.backend(np.stack([prepared[n] for n in names[i : i + EMBED_BATCH]]))
-            )
-            for i in range(0, len(names), EMBED_BATCH)
-        ]
-        stacked = np.concatenate(vectors) if vectors else np.zeros((0, 0), np.float32)
-        return {n: stacked[k].astype(np.float32) for k, n in enumerate(names)}, errors
+
+def _embed_distinct(
+    verifier: Verifier, items: Sequence[BatchInput], cache: collections.OrderedDict
+) -> tuple[dict[str, np.ndarray], dict[str, Exception]]:
+    """Embeddings of every distinct image of ``items`` (from ``cache`` when that file was
+    embedded before and has not changed), and why the others failed."""
+    locations = list(dict.fromkeys(p for i in items for p in (*i.references, i.location)))
+    found: dict[str, np.ndarray] = {}
+    prepared: dict[str, np.ndarray] = {}
+    keys: dict[str, tuple] = {}
+    errors: dict[str, Exception] = {}
+    for location in locations:
+        keys[location] = key = _file_key(location)
+        if key in cache:
+            cache.move_to_end(key)
+            found[location] = cache[key]
+            continue
+        try:
+            prepared[location] = verifier.prepare([read_signature(location)])[0]
+        except Exception as exc:  # named in the rows of the pairs that use it
+            errors[location] = exc
+    names = list(prepared)
+    for start in range(0, len(names), EMBED_BATCH):
+        chunk = names[start : start + EMBED_BATCH]
+        vectors = np.asarray(verifier.backend(np.stack([prepared[n] for n in chunk])))
+        for name, vector in zip(chunk, vectors, strict=True):
+            found[name] = cache[keys[name]] = vector.astype(np.float32)
+    while len(cache) > EMBEDDING_CACHE:
+        cache.popitem(last=False)
+    return found, errors
+
+
+def _file_key(location: str) -> tuple:
+    """What identifies an image's content cheaply: a local file's path, size and
+    modification time (a rewritten file is embedded again); a URL as it is."""
+    path = local_path(location)
+    if path is None:
+        return (location,)
+    try:
+        info = path.stat()
+    except (OSError, ValueError):
+        return (location, None)  # reading it will fail and say why; never cached
+    return (location, info.st_size, info.st_mtime_ns)
 
 
 def _inputs_of(batch: Any) -> list[BatchInput]:

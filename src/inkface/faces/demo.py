@@ -51,7 +51,7 @@ def _demo_recipe(data: Path, epochs: int) -> Any:
                 "optimizer": {"name": "adam", "lr": 1e-3},
                 "batch_size": 32,
                 "max_epochs": epochs,
-                "schedule": {"name": "plateau", "patience": 1, "min_lr": 1e-7},
+                "schedule": {"name": "plateau", "patience": 4, "min_lr": 1e-7},
             },
             "accelerator": "cpu",
         }

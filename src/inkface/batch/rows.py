@@ -29,7 +29,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from inkface.batch.inputs import Mode
+from inkface.batch.inputs import Mode, input_key
 
 OK, NO_FACE, FAILED = "ok", "no_face", "failed"
 _COMMON = [("input", pa.string()), ("status", pa.string()), ("error", pa.string())]
@@ -95,6 +95,4 @@ def to_table(rows: Sequence[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
 def key_of_row(row: Mapping[str, Any]) -> str:
     """The input key of a row (see :attr:`inkface.batch.inputs.BatchInput.key`)."""
     refs = row.get("references")
-    if refs:
-        return "\t".join([str(row["input"]), *json.loads(refs)])
-    return str(row["input"])
+    return input_key(str(row["input"]), json.loads(refs) if refs else ())
